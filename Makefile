@@ -1,0 +1,67 @@
+# contra: `make run` starts the service, `make test` runs the suite. Both set up what they need.
+PY_SYS ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+PROTO_SRC := proto/contra/v1/contra.proto
+PROTO_OUT := contra/v1/contra_pb2.py
+
+.PHONY: all setup run test test-all lint proto train-nli eval-nli eval bench bench-index clean
+
+all: setup
+
+# The venv with torch pinned first (so that nothing can pull a CUDA build) and the protoc plugin.
+$(VENV)/.stamp-tools:
+	test -x $(PY) || $(PY_SYS) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0 grpcio-tools==1.85.1
+	touch $@
+
+$(PROTO_OUT): $(PROTO_SRC) $(VENV)/.stamp-tools
+	mkdir -p contra/v1
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=. --grpc_python_out=. --pyi_out=. $(PROTO_SRC)
+	printf '"""Generated from proto/contra/v1/contra.proto by make proto."""\n' > contra/v1/__init__.py
+
+# Dependencies: reinstalled only when pyproject.toml changes. The editable install is a link tree
+# (strict mode) so that mypy sees the mapped package.
+$(VENV)/.stamp-deps: pyproject.toml $(PROTO_OUT)
+	$(PIP) install -q -e '.[dev,train]' --config-settings editable_mode=strict
+	touch $@
+
+# The link tree is re-made when files are added to or removed from the package folders.
+$(VENV)/.stamp-link: $(VENV)/.stamp-deps service index contra contra/v1
+	$(PIP) install -q --no-deps --no-build-isolation -e . --config-settings editable_mode=strict
+	touch $@
+
+proto: $(PROTO_OUT)
+
+setup: $(VENV)/.stamp-link
+
+run: setup
+	$(VENV)/bin/contra serve
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup node_modules/.stamp
+	$(VENV)/bin/ruff check service index tests models contra/__init__.py
+	$(VENV)/bin/ruff format --check service index tests models contra/__init__.py
+	$(VENV)/bin/mypy -p contra.service -p contra.index
+	npx --no-install buf lint
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+train-nli: setup
+	$(PY) models/train_nli.py --out var/nli-train
+	$(PY) models/export_nli.py --checkpoint var/nli-train/final --out models/contra-nli-minilm-l6
+
+eval-nli: setup
+	$(PY) models/eval_nli.py
+
+clean:
+	rm -rf $(VENV) build contra/v1 node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Server, RPC handlers, detection pipeline and CLI."""

@@ -1,0 +1,61 @@
+"""contra's settings: one typed object, read once from ``CONTRA_*`` environment variables.
+
+Only ``wiring.py`` and the CLI entry points construct it; everything else receives the values it
+needs as arguments, so tests can build any component with explicit settings.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository root (models/ and data/ live there). ``resolve()`` follows the editable-install
+#: link tree back to the real files.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_NLI_MODEL = REPO_ROOT / "models" / "contra-nli-minilm-l6"
+
+
+class IndexKind(StrEnum):
+    """Vector index backends; ``auto`` picks by corpus size (see ``contra.index``)."""
+
+    AUTO = "auto"
+    FLAT = "flat"
+    HNSW = "hnsw"
+    IVFPQ = "ivfpq"
+
+
+class EmbedderBackend(StrEnum):
+    TORCH = "torch"
+    ONNX = "onnx"
+
+
+class Settings(BaseSettings):
+    """Every knob of a running contra, with its environment variable ``CONTRA_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CONTRA_", extra="ignore")
+
+    addr: str = Field("127.0.0.1:50051", description="host:port the gRPC server listens on")
+    data_dir: Path = Field(Path("var"), description="where the claim store and index snapshots live")
+
+    embedder: str = Field(
+        "", description="sentence-transformers model path or name; empty = packaged all-MiniLM-L6-v2"
+    )
+    embedder_backend: EmbedderBackend = Field(EmbedderBackend.TORCH, description="torch or onnx")
+    nli_model: str = Field(
+        str(DEFAULT_NLI_MODEL),
+        description="NLI model: a directory with model.onnx (onnxruntime) or any HF sequence-classification model",
+    )
+    nli_batch_size: int = Field(32, ge=1, le=1024)
+
+    index_kind: IndexKind = Field(IndexKind.AUTO)
+    top_k: int = Field(20, ge=1, le=500, description="candidates fetched from other sources per claim")
+    min_similarity: float = Field(0.35, ge=-1.0, le=1.0, description="candidates below this cosine are skipped")
+    conflict_threshold: float = Field(0.5, ge=0.0, le=1.0, description="score at which a pair is reported")
+
+    max_text_chars: int = Field(100_000, ge=1, description="longest document text accepted")
+    max_claim_chars: int = Field(2_000, ge=1, description="longest single claim accepted by Check/JudgePair")
+    max_documents_per_request: int = Field(1_000, ge=1)
+    max_message_bytes: int = Field(16 * 1024 * 1024, ge=1024)
