@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 PROTO_SRC := proto/contra/v1/contra.proto
-PROTO_OUT := contra/v1/contra_pb2.py
+PROTO_OUT := src/contra/v1/contra_pb2.py
 
 .PHONY: all setup run test test-all lint proto train-nli eval-nli eval bench bench-index clean
 
@@ -21,9 +21,9 @@ $(VENV)/.stamp-tools:
 	touch $@
 
 $(PROTO_OUT): $(PROTO_SRC) $(VENV)/.stamp-tools
-	mkdir -p contra/v1
-	$(PY) -m grpc_tools.protoc -Iproto --python_out=. --grpc_python_out=. --pyi_out=. $(PROTO_SRC)
-	printf '"""Generated from proto/contra/v1/contra.proto by make proto."""\n' > contra/v1/__init__.py
+	mkdir -p src/contra/v1
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=src --grpc_python_out=src --pyi_out=src $(PROTO_SRC)
+	printf '"""Generated from proto/contra/v1/contra.proto by make proto."""\n' > src/contra/v1/__init__.py
 
 # Dependencies: reinstalled only when pyproject.toml changes. The editable install is a link tree
 # (strict mode) so that mypy sees the mapped package.
@@ -32,7 +32,7 @@ $(VENV)/.stamp-deps: pyproject.toml $(PROTO_OUT)
 	touch $@
 
 # The link tree is re-made when files are added to or removed from the package folders.
-$(VENV)/.stamp-link: $(VENV)/.stamp-deps service index contra contra/v1
+$(VENV)/.stamp-link: $(VENV)/.stamp-deps service index src/contra src/contra/v1
 	$(PIP) install -q --no-deps --no-build-isolation -e . --config-settings editable_mode=strict
 	touch $@
 
@@ -47,8 +47,8 @@ test: setup
 	$(PY) -m pytest -q
 
 lint: setup node_modules/.stamp
-	$(VENV)/bin/ruff check service index tests models contra/__init__.py
-	$(VENV)/bin/ruff format --check service index tests models contra/__init__.py
+	$(VENV)/bin/ruff check service index tests models src/contra/__init__.py
+	$(VENV)/bin/ruff format --check service index tests models src/contra/__init__.py
 	$(VENV)/bin/mypy -p contra.service -p contra.index
 	npx --no-install buf lint
 
@@ -64,4 +64,4 @@ eval-nli: setup
 	$(PY) models/eval_nli.py
 
 clean:
-	rm -rf $(VENV) build contra/v1 node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build src/contra/v1 node_modules .mypy_cache .ruff_cache .pytest_cache

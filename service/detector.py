@@ -1,0 +1,217 @@
+"""The detection pipeline: validate -> claims -> embed -> search -> judge -> respond.
+
+One object holds the parts (embedder, store, index, judge) and runs each request through them in
+that order. It is synchronous and thread-safe; the gRPC server calls it from worker threads and
+the CLI calls it in-process, so both get the same behaviour.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from contra.index import ClaimIndex, ClaimStore, DeletedSource, IngestedDocument, SearchFilter, SourceStats, VectorBatch
+from contra.service import validate
+from contra.service.claims import split_claims
+from contra.service.domain import ClaimText, Conflict, DocumentIn, Source, Verdict
+from contra.service.embedder import Embedder
+from contra.service.judge import Judge, PairInput
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckQuery:
+    """A claim to check against other sources' stored claims."""
+
+    text: str
+    source: Source
+    published: dt.date | None = None
+    top_k: int = 0
+    only_sources: frozenset[str] = frozenset()
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    conflicts: list[Conflict]
+    candidates: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    sources: int
+    documents: int
+    claims: int
+    indexed: int
+    index_kind: str
+    embedder: str
+    nli_model: str
+    per_source: list[SourceStats] = field(default_factory=list)
+
+
+class Detector:
+    """contra's use cases over one store and one index."""
+
+    def __init__(
+        self,
+        *,
+        embedder: Embedder,
+        store: ClaimStore,
+        index: ClaimIndex,
+        judge: Judge,
+        limits: validate.Limits,
+        top_k: int = 20,
+        min_similarity: float = 0.35,
+        snapshot_dir: Path | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.store = store
+        self.index = index
+        self.judge = judge
+        self.limits = limits
+        self.top_k = top_k
+        self.min_similarity = min_similarity
+        self.snapshot_dir = snapshot_dir
+        # The store commits and the index update must happen in one order for every writer.
+        self._write_lock = threading.Lock()
+
+    def ingest(self, documents: Sequence[DocumentIn]) -> list[IngestedDocument]:
+        """Split, embed and store the documents; they are durable when this returns."""
+        validate.documents(documents, self.limits)
+        claims = [split_claims(doc.text) for doc in documents]
+        flat = [claim.text for doc_claims in claims for claim in doc_claims]
+        vectors = self.embedder.embed(flat)
+        per_doc = []
+        offset = 0
+        for doc_claims in claims:
+            per_doc.append(vectors[offset : offset + len(doc_claims)])
+            offset += len(doc_claims)
+        with self._write_lock:
+            results = self.store.add_documents(documents, claims, per_doc)
+            self._index_new(results, documents, claims, per_doc)
+        return results
+
+    def _index_new(
+        self,
+        results: Sequence[IngestedDocument],
+        documents: Sequence[DocumentIn],
+        claims: Sequence[Sequence[ClaimText]],
+        vectors: Sequence[np.ndarray],
+    ) -> None:
+        ids: list[int] = []
+        rows: list[np.ndarray] = []
+        sources: list[str] = []
+        dates: list[dt.date | None] = []
+        for result, doc, doc_vectors in zip(results, documents, vectors, strict=True):
+            fresh = set(result.new_claim_ids)
+            for position, claim_id in enumerate(result.claim_ids):
+                if claim_id in fresh:
+                    fresh.discard(claim_id)
+                    ids.append(claim_id)
+                    rows.append(doc_vectors[position])
+                    sources.append(doc.source.source_id)
+                    dates.append(doc.published)
+        if ids:
+            self.index.add(
+                VectorBatch(
+                    ids=np.asarray(ids, dtype=np.int64),
+                    vectors=np.vstack(rows).astype(np.float32),
+                    source_ids=sources,
+                    published=dates,
+                )
+            )
+
+    def check(self, query: CheckQuery) -> CheckResult:
+        """Stored claims of other sources that conflict with the query, highest score first."""
+        validate.text("text", query.text, self.limits.max_claim_chars)
+        validate.source_id("source.source_id", query.source.source_id)
+        claims = split_claims(query.text) or [ClaimText(query.text.strip(), 0, len(query.text.strip()))]
+        vectors = self.embedder.embed([c.text for c in claims])
+        flt = SearchFilter(
+            exclude_source=query.source.source_id,
+            only_sources=query.only_sources,
+            since=query.since,
+            until=query.until,
+        )
+        hits = self.index.search(vectors, query.top_k or self.top_k, flt)
+        wanted = {h.claim_id for row in hits for h in row if h.similarity >= self.min_similarity}
+        with self._write_lock:
+            stored = self.store.get_claims(wanted)
+        pairs: list[PairInput] = []
+        meta: list[tuple[int, int, float]] = []  # (query claim index, stored claim id, similarity)
+        for qi, row in enumerate(hits):
+            for hit in row:
+                other = stored.get(hit.claim_id)
+                if other is None or hit.similarity < self.min_similarity or other.text == claims[qi].text:
+                    continue
+                pairs.append(PairInput(claims[qi].text, other.text, query.published, other.published))
+                meta.append((qi, hit.claim_id, hit.similarity))
+        verdicts = self.judge.judge(pairs)
+        conflicts = [
+            Conflict(query=claims[qi], other=stored[cid], similarity=sim, verdict=verdict)
+            for (qi, cid, sim), verdict in zip(meta, verdicts, strict=True)
+            if verdict.is_conflict
+        ]
+        conflicts.sort(key=lambda c: (-c.verdict.score, -c.similarity, c.other.claim_id))
+        return CheckResult(conflicts=conflicts, candidates=len(pairs))
+
+    def judge_pair(self, a: str, b: str, a_date: dt.date | None = None, b_date: dt.date | None = None) -> Verdict:
+        validate.text("a", a, self.limits.max_claim_chars)
+        validate.text("b", b, self.limits.max_claim_chars)
+        return self.judge.judge([PairInput(a, b, a_date, b_date)])[0]
+
+    def delete_source(self, source_id: str) -> DeletedSource:
+        validate.source_id("source_id", source_id)
+        with self._write_lock:
+            deleted = self.store.delete_source(source_id)
+            self.index.remove(deleted.claim_ids)
+            self._reindex(deleted.promoted_ids)
+        return deleted
+
+    def _reindex(self, claim_ids: Sequence[int]) -> None:
+        """Claims that were copies of a deleted source's claims now stand for themselves."""
+        if not claim_ids:
+            return
+        wanted = set(claim_ids)
+        for batch in self.store.iter_vectors(after_id=min(wanted) - 1):
+            keep = [i for i, cid in enumerate(batch.ids.tolist()) if cid in wanted]
+            if keep:
+                self.index.add(
+                    VectorBatch(
+                        ids=batch.ids[keep],
+                        vectors=batch.vectors[keep],
+                        source_ids=[batch.source_ids[i] for i in keep],
+                        published=[batch.published[i] for i in keep],
+                    )
+                )
+
+    def stats(self) -> Stats:
+        with self._write_lock:
+            sources, documents, claims = self.store.counts()
+            per_source = self.store.source_stats()
+        return Stats(
+            sources=sources,
+            documents=documents,
+            claims=claims,
+            indexed=len(self.index),
+            index_kind=self.index.kind,
+            embedder=self.embedder.name,
+            nli_model=self.judge.nli.name if self.judge.nli is not None else "",
+            per_source=per_source,
+        )
+
+    def close(self) -> None:
+        """Snapshot the index (so the next start loads instead of rebuilding) and close the store."""
+        with self._write_lock:
+            if self.snapshot_dir is not None:
+                self.index.save(self.snapshot_dir, self.store.max_claim_id(), self.embedder.name)
+                LOG.info("index snapshot saved: %d vectors", len(self.index))
+            self.store.close()

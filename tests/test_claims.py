@@ -1,0 +1,38 @@
+"""Claims are sentences with exact character spans in their document."""
+
+from __future__ import annotations
+
+import pytest
+
+from contra.service.claims import split_claims
+
+
+def test_spans_point_into_the_document() -> None:
+    text = (
+        "  U.S. officials said 3.5 million people left the city.\n\nDr. Smith disagreed with Mr. Jones on Tuesday. Ok."
+    )
+    claims = split_claims(text)
+    assert [c.text for c in claims] == [
+        "U.S. officials said 3.5 million people left the city.",
+        "Dr. Smith disagreed with Mr. Jones on Tuesday.",
+    ]
+    for claim in claims:
+        assert text[claim.start : claim.end] == claim.text
+
+
+def test_line_breaks_end_sentences() -> None:
+    claims = split_claims("Heavy rain closed the coastal road overnight\nThe council said repairs will take a week")
+    assert len(claims) == 2
+
+
+@pytest.mark.parametrize("text", ["", "   ", "By Staff.", "Photo: AP"])
+def test_fragments_are_not_claims(text: str) -> None:
+    assert split_claims(text) == []
+
+
+def test_seed_article_sentences(seed_text: str) -> None:
+    claims = split_claims(seed_text)
+    assert len(claims) == 21
+    assert claims[0].text.startswith("On April 26, Chief of the General Staff")
+    assert any("seventh year" in c.text for c in claims)
+    assert all(seed_text[c.start : c.end] == c.text for c in claims)

@@ -1,0 +1,42 @@
+"""Input checks name the field and the problem."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from contra.service import validate
+from contra.service.domain import DocumentIn, Source
+from contra.service.errors import InvalidInput
+
+
+def test_text_rules() -> None:
+    assert validate.text("text", "fine", 10) == "fine"
+    for bad, problem in [("", "empty"), ("   ", "empty"), ("x" * 11, "limit is 10"), ("a\x00b", "NUL")]:
+        with pytest.raises(InvalidInput, match=problem) as info:
+            validate.text("text", bad, 10)
+        assert info.value.field == "text"
+
+
+def test_dates() -> None:
+    assert validate.date_parts("d", 0, 0, 0) is None
+    assert validate.date_parts("d", 2025, 4, 30) == dt.date(2025, 4, 30)
+    with pytest.raises(InvalidInput, match="2025-02-30 is not a valid date"):
+        validate.date_parts("d", 2025, 2, 30)
+    assert validate.iso_date("d", "2025-05-01") == dt.date(2025, 5, 1)
+    with pytest.raises(InvalidInput, match="YYYY-MM-DD"):
+        validate.iso_date("d", "01/05/2025")
+
+
+def test_documents_name_the_bad_one() -> None:
+    limits = validate.Limits(max_text_chars=100, max_documents=2)
+    good = DocumentIn(Source("a"), "Some text here.")
+    with pytest.raises(InvalidInput, match=r"documents\[1\]\.source\.source_id"):
+        validate.documents([good, DocumentIn(Source(""), "text")], limits)
+    with pytest.raises(InvalidInput, match="limit is 2"):
+        validate.documents([good, good, good], limits)
+    with pytest.raises(InvalidInput, match="at least one"):
+        validate.documents([], limits)
+    with pytest.raises(InvalidInput, match="whitespace"):
+        validate.source_id("source", " padded ")
