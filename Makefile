@@ -47,8 +47,8 @@ test: setup
 	$(PY) -m pytest -q
 
 lint: setup node_modules/.stamp
-	$(VENV)/bin/ruff check service index tests models src/contra/__init__.py
-	$(VENV)/bin/ruff format --check service index tests models src/contra/__init__.py
+	$(VENV)/bin/ruff check service index tests models bench src/contra/__init__.py
+	$(VENV)/bin/ruff format --check service index tests models bench src/contra/__init__.py
 	$(VENV)/bin/mypy -p contra.service -p contra.index
 	npx --no-install buf lint
 
@@ -61,7 +61,13 @@ train-nli: setup
 	$(PY) models/export_nli.py --checkpoint var/nli-train/final --out models/contra-nli-minilm-l6
 
 eval-nli: setup
-	$(PY) models/eval_nli.py
+	$(PY) models/eval_nli.py --card models/README.md
+
+eval: setup
+	$(PY) bench/eval_detection.py
+
+bench-index: setup
+	$(PY) bench/bench_index.py --sizes 100000,1000000
 
 clean:
 	rm -rf $(VENV) build src/contra/v1 node_modules .mypy_cache .ruff_cache .pytest_cache

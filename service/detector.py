@@ -19,7 +19,7 @@ import numpy as np
 from contra.index import ClaimIndex, ClaimStore, DeletedSource, IngestedDocument, SearchFilter, SourceStats, VectorBatch
 from contra.service import validate
 from contra.service.claims import split_claims
-from contra.service.domain import ClaimText, Conflict, DocumentIn, Source, Verdict
+from contra.service.domain import Candidate, ClaimText, Conflict, DocumentIn, Source, Verdict
 from contra.service.embedder import Embedder
 from contra.service.judge import Judge, PairInput
 
@@ -131,6 +131,24 @@ class Detector:
 
     def check(self, query: CheckQuery) -> CheckResult:
         """Stored claims of other sources that conflict with the query, highest score first."""
+        claims, candidates = self.candidates(query)
+        pairs: list[PairInput] = []
+        meta: list[tuple[ClaimText, Candidate]] = []
+        for claim, row in zip(claims, candidates, strict=True):
+            for candidate in row:
+                pairs.append(PairInput(claim.text, candidate.claim.text, query.published, candidate.claim.published))
+                meta.append((claim, candidate))
+        verdicts = self.judge.judge(pairs)
+        conflicts = [
+            Conflict(query=claim, other=candidate.claim, similarity=candidate.similarity, verdict=verdict)
+            for (claim, candidate), verdict in zip(meta, verdicts, strict=True)
+            if verdict.is_conflict
+        ]
+        conflicts.sort(key=lambda c: (-c.verdict.score, -c.similarity, c.other.claim_id))
+        return CheckResult(conflicts=conflicts, candidates=len(pairs))
+
+    def candidates(self, query: CheckQuery) -> tuple[list[ClaimText], list[list[Candidate]]]:
+        """The query's claims and, for each, the stored claims of other sources worth judging."""
         validate.text("text", query.text, self.limits.max_claim_chars)
         validate.source_id("source.source_id", query.source.source_id)
         claims = split_claims(query.text) or [ClaimText(query.text.strip(), 0, len(query.text.strip()))]
@@ -145,23 +163,19 @@ class Detector:
         wanted = {h.claim_id for row in hits for h in row if h.similarity >= self.min_similarity}
         with self._write_lock:
             stored = self.store.get_claims(wanted)
-        pairs: list[PairInput] = []
-        meta: list[tuple[int, int, float]] = []  # (query claim index, stored claim id, similarity)
-        for qi, row in enumerate(hits):
-            for hit in row:
-                other = stored.get(hit.claim_id)
-                if other is None or hit.similarity < self.min_similarity or other.text == claims[qi].text:
-                    continue
-                pairs.append(PairInput(claims[qi].text, other.text, query.published, other.published))
-                meta.append((qi, hit.claim_id, hit.similarity))
-        verdicts = self.judge.judge(pairs)
-        conflicts = [
-            Conflict(query=claims[qi], other=stored[cid], similarity=sim, verdict=verdict)
-            for (qi, cid, sim), verdict in zip(meta, verdicts, strict=True)
-            if verdict.is_conflict
-        ]
-        conflicts.sort(key=lambda c: (-c.verdict.score, -c.similarity, c.other.claim_id))
-        return CheckResult(conflicts=conflicts, candidates=len(pairs))
+        rows: list[list[Candidate]] = []
+        for claim, row in zip(claims, hits, strict=True):
+            rows.append(
+                [
+                    Candidate(stored[h.claim_id], h.similarity)
+                    for h in row
+                    # A syndicated copy of the same text is agreement, not a conflict.
+                    if h.claim_id in stored
+                    and h.similarity >= self.min_similarity
+                    and stored[h.claim_id].text != claim.text
+                ]
+            )
+        return claims, rows
 
     def judge_pair(self, a: str, b: str, a_date: dt.date | None = None, b_date: dt.date | None = None) -> Verdict:
         validate.text("a", a, self.limits.max_claim_chars)
@@ -178,20 +192,8 @@ class Detector:
 
     def _reindex(self, claim_ids: Sequence[int]) -> None:
         """Claims that were copies of a deleted source's claims now stand for themselves."""
-        if not claim_ids:
-            return
-        wanted = set(claim_ids)
-        for batch in self.store.iter_vectors(after_id=min(wanted) - 1):
-            keep = [i for i, cid in enumerate(batch.ids.tolist()) if cid in wanted]
-            if keep:
-                self.index.add(
-                    VectorBatch(
-                        ids=batch.ids[keep],
-                        vectors=batch.vectors[keep],
-                        source_ids=[batch.source_ids[i] for i in keep],
-                        published=[batch.published[i] for i in keep],
-                    )
-                )
+        if claim_ids:
+            self.index.add(self.store.vectors_for(claim_ids))
 
     def stats(self) -> Stats:
         with self._write_lock:

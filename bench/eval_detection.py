@@ -1,0 +1,243 @@
+"""``make eval``: how well contra's judge and retrieval do on the project's labelled news pairs.
+
+Prints, in one run and on the same pairs:
+* precision / recall / F1 of conflict detection, overall and per gold kind, and the confusion
+  matrix of gold kind against predicted kind, for the full judge, NLI alone and numbers alone,
+  so that every part has to earn its place;
+* candidate recall on the corpus-level set: the share of labelled conflicting pairs whose two
+  claims meet as candidates (either claim's Check retrieves the other) at several k.
+
+    python bench/eval_detection.py [--pairs tests/data/pairs.jsonl] [--corpus tests/data/corpus] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from rich.console import Console
+from rich.table import Table
+
+from contra.service.config import IndexKind, Settings
+from contra.service.domain import DocumentIn, Source, Verdict
+from contra.service.judge import Judge, PairInput
+from contra.service.nli import load_nli
+from contra.service.numbers import compare_figures
+
+REPO = Path(__file__).resolve().parent.parent
+KINDS = ("stance", "number", "date", "quantity")
+console = Console(width=140)
+
+
+@dataclass(frozen=True)
+class Scores:
+    precision: float
+    recall: float
+    f1: float
+    tp: int
+    fp: int
+    fn: int
+
+
+def prf(tp: int, fp: int, fn: int) -> Scores:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return Scores(p, r, f, tp, fp, fn)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def score_variant(rows: list[dict[str, Any]], verdicts: list[Verdict]) -> dict[str, Any]:
+    """Overall and per-kind P/R/F1; per kind, a gold conflict counts as found whatever kind was predicted,
+    and a false alarm counts against the kind it was predicted as."""
+    gold = [r["label"] == "contradiction" for r in rows]
+    pred = [v.is_conflict for v in verdicts]
+    overall = prf(
+        sum(g and p for g, p in zip(gold, pred, strict=True)),
+        sum(p and not g for g, p in zip(gold, pred, strict=True)),
+        sum(g and not p for g, p in zip(gold, pred, strict=True)),
+    )
+    per_kind: dict[str, Scores] = {}
+    for kind in KINDS:
+        tp = sum(1 for r, v in zip(rows, verdicts, strict=True) if r["kind"] == kind and v.is_conflict)
+        fn = sum(1 for r, v in zip(rows, verdicts, strict=True) if r["kind"] == kind and not v.is_conflict)
+        fp = sum(
+            1
+            for r, v in zip(rows, verdicts, strict=True)
+            if r["label"] != "contradiction" and v.is_conflict and v.kind is not None and v.kind.value == kind
+        )
+        per_kind[kind] = prf(tp, fp, fn)
+    confusion = Counter(
+        (r["kind"], v.kind.value if v.is_conflict and v.kind else "none") for r, v in zip(rows, verdicts, strict=True)
+    )
+    kind_agree = [
+        (v.kind.value if v.kind else "") == r["kind"]
+        for r, v in zip(rows, verdicts, strict=True)
+        if r["label"] == "contradiction" and v.is_conflict
+    ]
+    hard = [i for i, r in enumerate(rows) if r.get("hard_negative")]
+    hard_fp = sum(1 for i in hard if pred[i])
+    return {
+        "overall": overall,
+        "per_kind": per_kind,
+        "confusion": confusion,
+        "kind_accuracy": sum(kind_agree) / len(kind_agree) if kind_agree else 0.0,
+        "hard_negative_false_alarms": (hard_fp, len(hard)),
+    }
+
+
+def print_variant(name: str, result: dict[str, Any]) -> None:
+    table = Table(title=f"{name}: conflict detection", title_justify="left")
+    for col in ("", "precision", "recall", "F1", "TP", "FP", "FN"):
+        table.add_column(col, justify="right" if col else "left")
+    for label, s in [("overall", result["overall"]), *result["per_kind"].items()]:
+        table.add_row(label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.tp), str(s.fp), str(s.fn))
+    console.print(table)
+    fp, n = result["hard_negative_false_alarms"]
+    console.print(
+        f"  kind right on detected conflicts: {result['kind_accuracy']:.3f}; false alarms on hard negatives: {fp}/{n}"
+    )
+    confusion = Table(title=f"{name}: gold kind (rows) vs predicted kind (columns)", title_justify="left")
+    cols = (*KINDS, "none")
+    confusion.add_column("gold")
+    for c in cols:
+        confusion.add_column(c, justify="right")
+    for g in cols:
+        confusion.add_row(g, *(str(result["confusion"].get((g, p), 0)) for p in cols))
+    console.print(confusion)
+
+
+def judge_pairs(rows: list[dict[str, Any]], settings: Settings) -> dict[str, dict[str, Any]]:
+    nli = load_nli(settings.nli_model, batch_size=settings.nli_batch_size)
+    pairs = [PairInput(r["a"], r["b"], _date(r.get("a_date")), _date(r.get("b_date"))) for r in rows]
+    variants = {
+        "full judge": Judge(nli, compare_figures, threshold=settings.conflict_threshold),
+        "NLI alone": Judge(nli, None, threshold=settings.conflict_threshold),
+        "numbers alone": Judge(None, compare_figures, threshold=settings.conflict_threshold),
+    }
+    results: dict[str, dict[str, Any]] = {}
+    for name, judge in variants.items():
+        start = time.perf_counter()
+        verdicts = judge.judge(pairs)
+        results[name] = score_variant(rows, verdicts)
+        results[name]["seconds"] = time.perf_counter() - start
+        results[name]["errors"] = [
+            {
+                "id": r["id"],
+                "gold": r["kind"],
+                "pred": v.kind.value if v.is_conflict and v.kind else "none",
+                "score": round(v.score, 3),
+            }
+            for r, v in zip(rows, verdicts, strict=True)
+            if (r["label"] == "contradiction") != v.is_conflict
+        ]
+    return results
+
+
+def candidate_recall(corpus: Path, settings: Settings, ks: tuple[int, ...]) -> dict[int, dict[str, float]]:
+    """Ingest the corpus into a fresh detector and ask, for each conflicting pair, whether one claim's
+    Check brings the other among its first k candidates."""
+    from contra.service.detector import CheckQuery
+    from contra.service.wiring import build_detector
+
+    documents = read_jsonl(corpus / "documents.jsonl")
+    links = read_jsonl(corpus / "links.jsonl")
+    labels = {r["id"]: r["label"] for r in read_jsonl(corpus.parent / "pairs.jsonl")}
+    links = [link for link in links if labels.get(link["pair_id"]) == "contradiction"]
+    by_id = {d["doc_id"]: d for d in documents}
+    with tempfile.TemporaryDirectory() as tmp:
+        local = settings.model_copy(
+            update={"data_dir": Path(tmp), "index_kind": IndexKind.FLAT, "min_similarity": -1.0}
+        )
+        detector = build_detector(local)
+        docs = [
+            DocumentIn(
+                Source(d["source"], d.get("outlet", "")), d["text"], d.get("url", ""), _date(d.get("date")), d["doc_id"]
+            )
+            for d in documents
+        ]
+        for start in range(0, len(docs), 64):
+            detector.ingest(docs[start : start + 64])
+        console.print(
+            f"corpus: {len(docs)} documents, {detector.stats().claims} claims, {len(links)} conflicting pairs"
+        )
+        results: dict[int, dict[str, float]] = {}
+        for k in ks:
+            forward = backward = either = 0
+            for link in links:
+                a_doc, b_doc = by_id[link["a_doc"]], by_id[link["b_doc"]]
+                ab = _meets(detector, CheckQuery, link["a_sentence"], a_doc, link["b_sentence"], k)
+                ba = _meets(detector, CheckQuery, link["b_sentence"], b_doc, link["a_sentence"], k)
+                forward += ab
+                backward += ba
+                either += ab or ba
+            n = max(len(links), 1)
+            results[k] = {"a_finds_b": forward / n, "b_finds_a": backward / n, "either": either / n}
+        detector.close()
+    return results
+
+
+def _meets(detector: Any, query_cls: Any, sentence: str, doc: dict[str, Any], target: str, k: int) -> bool:
+    query = query_cls(text=sentence, source=Source(doc["source"]), published=_date(doc.get("date")), top_k=k)
+    _, rows = detector.candidates(query)
+    return any(target in c.claim.text or c.claim.text in target for row in rows for c in row)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=Path, default=REPO / "tests" / "data" / "pairs.jsonl")
+    parser.add_argument("--corpus", type=Path, default=REPO / "tests" / "data" / "corpus")
+    parser.add_argument("--ks", default="10,20,50")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    settings = Settings()
+    rows = read_jsonl(args.pairs)
+    counts = Counter(r["kind"] for r in rows)
+    by_kind = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    console.print(f"pairs: {len(rows)} ({by_kind}); NLI model {settings.nli_model}")
+    results = judge_pairs(rows, settings)
+    for name, result in results.items():
+        print_variant(name, result)
+    recall: dict[int, dict[str, float]] = {}
+    if (args.corpus / "documents.jsonl").exists():
+        recall = candidate_recall(args.corpus, settings, tuple(int(k) for k in args.ks.split(",")))
+        table = Table(title="candidate recall on the corpus (conflicting pairs that meet)", title_justify="left")
+        for col in ("k", "A's check finds B", "B's check finds A", "either"):
+            table.add_column(col, justify="right")
+        for k, r in recall.items():
+            table.add_row(str(k), f"{r['a_finds_b']:.3f}", f"{r['b_finds_a']:.3f}", f"{r['either']:.3f}")
+        console.print(table)
+    if args.json:
+        payload = {
+            name: {
+                "overall": vars(r["overall"]),
+                "per_kind": {k: vars(s) for k, s in r["per_kind"].items()},
+                "kind_accuracy": r["kind_accuracy"],
+                "hard_negative_false_alarms": r["hard_negative_false_alarms"],
+                "errors": r["errors"],
+            }
+            for name, r in results.items()
+        }
+        payload["candidate_recall"] = {str(k): v for k, v in recall.items()}
+        args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
