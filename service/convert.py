@@ -17,6 +17,7 @@ from contra.service.domain import (
     StoredClaim,
     Verdict,
 )
+from contra.service.errors import InvalidInput
 from contra.v1 import contra_pb2 as pb
 
 _KIND_TO_PB = {
@@ -25,13 +26,13 @@ _KIND_TO_PB = {
     ConflictKind.DATE: pb.CONFLICT_KIND_DATE,
     ConflictKind.QUANTITY: pb.CONFLICT_KIND_QUANTITY,
 }
-_PB_TO_KIND = {v: k for k, v in _KIND_TO_PB.items()}
+_PB_TO_KIND: dict[int, ConflictKind] = {int(v): k for k, v in _KIND_TO_PB.items()}
 _LABEL_TO_PB = {
     Label.ENTAILMENT: pb.LABEL_ENTAILMENT,
     Label.NEUTRAL: pb.LABEL_NEUTRAL,
     Label.CONTRADICTION: pb.LABEL_CONTRADICTION,
 }
-_PB_TO_LABEL = {v: k for k, v in _LABEL_TO_PB.items()}
+_PB_TO_LABEL: dict[int, Label] = {int(v): k for k, v in _LABEL_TO_PB.items()}
 
 
 def date_from_pb(field: str, msg: pb.Date) -> dt.date | None:
@@ -69,7 +70,7 @@ def check_from_pb(request: pb.CheckRequest) -> CheckQuery:
 
 def validate_top_k(value: int) -> int:
     if value < 0 or value > 500:
-        raise validate.InvalidInput("top_k", f"must be between 0 and 500, got {value}")
+        raise InvalidInput("top_k", f"must be between 0 and 500, got {value}")
     return value
 
 

@@ -11,7 +11,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import grpc
 
@@ -24,6 +24,7 @@ from contra.v1 import contra_pb2_grpc
 LOG = logging.getLogger(__name__)
 
 P = ParamSpec("P")
+Context = grpc.aio.ServicerContext[Any, Any]
 T = TypeVar("T")
 
 _STATUS: list[tuple[type[ContraError], grpc.StatusCode]] = [
@@ -41,7 +42,7 @@ def status_for(error: ContraError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-class ContraServicer(contra_pb2_grpc.ContraServiceServicer):
+class ContraServicer(contra_pb2_grpc.ContraServiceServicer):  # type: ignore[misc]
     """Holds no domain logic: every method is convert -> detector -> convert."""
 
     def __init__(self, executor: ThreadPoolExecutor) -> None:
@@ -62,7 +63,7 @@ class ContraServicer(contra_pb2_grpc.ContraServiceServicer):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
-    async def Ingest(self, request: pb.IngestRequest, context: grpc.aio.ServicerContext) -> pb.IngestResponse:
+    async def Ingest(self, request: pb.IngestRequest, context: Context) -> pb.IngestResponse:
         return await _guard(context, self._ingest(request))
 
     async def _ingest(self, request: pb.IngestRequest) -> pb.IngestResponse:
@@ -75,7 +76,7 @@ class ContraServicer(contra_pb2_grpc.ContraServiceServicer):
             ]
         )
 
-    async def Check(self, request: pb.CheckRequest, context: grpc.aio.ServicerContext) -> pb.CheckResponse:
+    async def Check(self, request: pb.CheckRequest, context: Context) -> pb.CheckResponse:
         return await _guard(context, self._check(request))
 
     async def _check(self, request: pb.CheckRequest) -> pb.CheckResponse:
@@ -86,9 +87,7 @@ class ContraServicer(contra_pb2_grpc.ContraServiceServicer):
             candidates=result.candidates,
         )
 
-    async def JudgePair(
-        self, request: pb.JudgePairRequest, context: grpc.aio.ServicerContext
-    ) -> pb.JudgePairResponse:
+    async def JudgePair(self, request: pb.JudgePairRequest, context: Context) -> pb.JudgePairResponse:
         return await _guard(context, self._judge_pair(request))
 
     async def _judge_pair(self, request: pb.JudgePairRequest) -> pb.JudgePairResponse:
@@ -97,16 +96,14 @@ class ContraServicer(contra_pb2_grpc.ContraServiceServicer):
         verdict = await self._run(self.detector.judge_pair, request.a, request.b, a_date, b_date)
         return pb.JudgePairResponse(verdict=convert.verdict_to_pb(verdict))
 
-    async def DeleteSource(
-        self, request: pb.DeleteSourceRequest, context: grpc.aio.ServicerContext
-    ) -> pb.DeleteSourceResponse:
+    async def DeleteSource(self, request: pb.DeleteSourceRequest, context: Context) -> pb.DeleteSourceResponse:
         return await _guard(context, self._delete_source(request))
 
     async def _delete_source(self, request: pb.DeleteSourceRequest) -> pb.DeleteSourceResponse:
         deleted = await self._run(self.detector.delete_source, request.source_id)
         return pb.DeleteSourceResponse(documents_deleted=deleted.documents, claims_deleted=deleted.claims)
 
-    async def Stats(self, request: pb.StatsRequest, context: grpc.aio.ServicerContext) -> pb.StatsResponse:
+    async def Stats(self, request: pb.StatsRequest, context: Context) -> pb.StatsResponse:
         return await _guard(context, self._stats())
 
     async def _stats(self) -> pb.StatsResponse:
@@ -126,7 +123,7 @@ class ContraServicer(contra_pb2_grpc.ContraServiceServicer):
         )
 
 
-async def _guard(context: grpc.aio.ServicerContext, work: Awaitable[T]) -> T:
+async def _guard(context: Context, work: Awaitable[T]) -> T:
     """Run a handler body; turn domain errors into their status and hide everything else."""
     try:
         return await work

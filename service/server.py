@@ -13,6 +13,7 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -87,7 +88,8 @@ async def serve(settings: Settings, build: Callable[[Settings], Detector]) -> No
     detector: Detector | None = None
     try:
         loader = loop.run_in_executor(running.executor, build, settings)
-        done, _ = await asyncio.wait({loader, asyncio.ensure_future(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+        waiters: list[asyncio.Future[Any]] = [loader, asyncio.ensure_future(stop.wait())]
+        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         if loader in done:
             detector = loader.result()
             await mark_ready(running, detector)
