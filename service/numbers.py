@@ -1,0 +1,431 @@
+"""Compare the figures of two similar claims and report the clearest disagreement, if any.
+
+Two figures are compared only when they measure the same thing: the same kind, a unit of the same
+dimension, and the same counted noun or event (or, failing a noun, shared context words). Each
+figure stands for the set of values its wording allows ("at least 12" is 12 or more, "nearly six
+weeks" a little under six, "1.2 million" what rounds to it), and two figures conflict only when
+those sets do not meet. A figure in A is contradicted only when B has figures of the same measure
+and none of them fits, so "12 killed ... later 30 killed" in B does not contradict "12 killed" in A.
+
+Figures that move with time are not conflicts when the claims are dated: a running count (a toll,
+cases, arrests) may grow between two publish dates, an ordinal period ("third week") advances with
+the calendar, and two claims whose own dates differ ("on Monday" / "on Thursday") report different
+moments, so differing counts in them are updates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from contra.service.domain import ConflictKind, NumericFinding
+from contra.service.figures import (
+    UNITS,
+    CalendarDate,
+    Figure,
+    FigureKind,
+    Qualifier,
+    extract_figures,
+    period_days,
+)
+
+#: "about 2,000" allows this much either way; "nearly 6" allows down to (1 - _NEARLY) * 6.
+_ABOUT = 0.15
+_NEARLY = 0.2
+#: Converting between units ("5 km" / "3.1 miles") loses this much to rounding.
+_CONVERSION_SLACK = 0.05
+#: Rounding slack is shrunk a little so that "3.2%" and "3.3%" do not meet at 3.25.
+_PRECISION_SHRINK = 0.98
+
+_POINT_QUALIFIERS = frozenset(
+    {
+        Qualifier.EXACT,
+        Qualifier.ABOUT,
+        Qualifier.NEARLY,
+        Qualifier.AT_LEAST,
+        Qualifier.AT_MOST,
+        Qualifier.BEFORE,
+        Qualifier.AFTER,
+    }
+)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_CAPITALISED = re.compile(r"\b[A-Z][a-zA-Z]+")
+_NOT_NAMES = _words(
+    "January February March April May June July August September October November December Monday Tuesday "
+    "Wednesday Thursday Friday Saturday Sunday The A An In On At As It He She They We I This That But And"
+)
+_NOT_TOPICS = _words("rose rise rises fell fall falls hit hits grew grow grows said old new added gained lost")
+_KIND_ORDER = {ConflictKind.DATE: 0, ConflictKind.NUMBER: 1, ConflictKind.QUANTITY: 2, ConflictKind.STANCE: 3}
+
+
+def compare_figures(
+    a: str, b: str, a_date: dt.date | None = None, b_date: dt.date | None = None
+) -> NumericFinding | None:
+    """The most certain figure conflict between claims ``a`` and ``b``, or None when their figures agree,
+    measure different things, or differ only as dated updates. ``a_date``/``b_date`` are publish dates:
+    they resolve "on Tuesday" and allow running counts and periods to move between the two reports."""
+    fa = _figures(a, a_date)
+    fb = _figures(b, b_date)
+    if not fa or not fb:
+        return None
+    return _Pair(a, b, fa, fb, a_date, b_date).finding()
+
+
+@lru_cache(maxsize=4096)
+def _figures(text: str, published: dt.date | None) -> tuple[Figure, ...]:
+    """A claim is compared with many candidates; extraction is the costly half, so it is cached."""
+    return tuple(extract_figures(text, published))
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    i: int
+    j: int
+    confidence: float
+
+
+class _Pair:
+    """All figure-to-figure comparisons of one pair of claims."""
+
+    def __init__(
+        self,
+        a: str,
+        b: str,
+        fa: tuple[Figure, ...],
+        fb: tuple[Figure, ...],
+        a_date: dt.date | None,
+        b_date: dt.date | None,
+    ) -> None:
+        self.a, self.b, self.fa, self.fb = a, b, fa, fb
+        self.a_date, self.b_date = a_date, b_date
+        self.elapsed = (b_date - a_date).days if a_date is not None and b_date is not None else None
+        names_a, names_b = _names(a), _names(b)
+        #: Both claims name people or places and share none: likely two different events.
+        self.other_event = bool(names_a) and bool(names_b) and not (names_a & names_b)
+
+    def finding(self) -> NumericFinding | None:
+        """A figure is contradicted only if the other claim has figures of its measure and none fits it;
+        a conflict needs both of its figures contradicted, which also makes the answer symmetric."""
+        clashes: dict[tuple[int, int], float] = {}
+        fits_a = [False] * len(self.fa)
+        fits_b = [False] * len(self.fb)
+        for i, x in enumerate(self.fa):
+            for j, y in enumerate(self.fb):
+                strength = self._match(x, y)
+                if strength <= 0:
+                    continue
+                if self._compatible(x, y):
+                    fits_a[i] = fits_b[j] = True
+                else:
+                    clashes[i, j] = strength
+        conflicts = [(i, j, s) for (i, j), s in clashes.items() if not fits_a[i] and not fits_b[j]]
+        if not conflicts:
+            return None
+        kinds = {self.fa[i].kind for i, _, _ in conflicts}
+        if FigureKind.DATE in kinds and kinds & {FigureKind.COUNT, FigureKind.PERCENT, FigureKind.QUANTITY}:
+            return None  # two dated observations ("1,200 on Monday" / "1,350 on Thursday"): a time series
+        scored = [_Candidate(i, j, self._confidence(self.fa[i], self.fb[j], s)) for i, j, s in conflicts]
+        best = min(
+            scored,
+            key=lambda c: (
+                -c.confidence,
+                _KIND_ORDER[self.fa[c.i].kind.conflict_kind],
+                min(self.fa[c.i].span.start, self.fb[c.j].span.start),
+                self.fa[c.i].span.start + self.fb[c.j].span.start,
+            ),
+        )
+        x, y = self.fa[best.i], self.fb[best.j]
+        return NumericFinding(
+            kind=x.kind.conflict_kind if x.kind is not FigureKind.QUANTITY else y.kind.conflict_kind,
+            span_a=x.span,
+            span_b=y.span,
+            explanation=self._explain(x, y),
+            confidence=round(best.confidence, 3),
+        )
+
+    # ---------------------------------------------------------------------------------------------
+    # Do two figures measure the same thing? 0 = no, up to 1 = clearly.
+
+    def _match(self, x: Figure, y: Figure) -> float:
+        """Without a shared noun, shared context words carry the match, scaled by how much is shared;
+        a figure that is the only one of its kind on both sides matches weakly, below what the judge
+        reports on its own."""
+        if not _same_scale(x, y):
+            return 0.0
+        union = x.context | y.context
+        overlap = len(x.context & y.context) / len(union) if union else 0.0
+        shared = 0.6 + 0.4 * overlap if overlap else 0.0
+        sole = 0.5 if self._sole(x, y) else 0.0
+        kinds = {x.kind, y.kind}
+        if kinds == {FigureKind.DATE}:
+            return 0.9 * shared or (0.75 if sole else 0.4)
+        if kinds == {FigureKind.YEAR} or kinds == {FigureKind.YEAR, FigureKind.DATE}:
+            return _noun_match(x, y, 0.8 * shared or sole)
+        if kinds == {FigureKind.PERIOD}:
+            if x.noun and x.noun == y.noun:
+                return 1.0
+            if x.noun and y.noun and not shared:
+                return 0.0
+            return 0.9 * shared or sole
+        if FigureKind.PERIOD in kinds:  # an ordinal period against a duration: "third week" / "six weeks"
+            return 0.8 * shared or sole
+        if kinds == {FigureKind.COUNT}:
+            if x.noun and y.noun:
+                return 1.0 if x.noun == y.noun else 0.0
+            if x.noun or y.noun:
+                return 0.75 * shared * _lead_factor(x, y)
+            return (0.7 * shared or 0.45 * (sole > 0)) * _lead_factor(x, y)
+        return _noun_match(x, y, 0.9 * shared or sole)
+
+    def _sole(self, x: Figure, y: Figure) -> bool:
+        """Each claim states exactly one figure of this kind and dimension: in two claims on one topic,
+        they are the same figure."""
+        return sum(_same_scale(x, f) for f in self.fa) == 1 and sum(_same_scale(y, f) for f in self.fb) == 1
+
+    # ---------------------------------------------------------------------------------------------
+    # Can both be true?
+
+    def _compatible(self, x: Figure, y: Figure) -> bool:
+        kinds = {x.kind, y.kind}
+        if FigureKind.DATE in kinds:
+            return _dates_agree(x, y)
+        if kinds == {FigureKind.YEAR}:
+            return _overlap(_year_interval(x), _year_interval(y))
+        if kinds == {FigureKind.PERIOD}:
+            return self._periods_agree(x, y)
+        if FigureKind.PERIOD in kinds:
+            return self._period_fits_duration(x, y)
+        lo_x, hi_x = _interval(x)
+        lo_y, hi_y = _interval(y)
+        if x.unit != y.unit:
+            lo_x, hi_x = _widen(lo_x, hi_x, _CONVERSION_SLACK / 2)
+            lo_y, hi_y = _widen(lo_y, hi_y, _CONVERSION_SLACK / 2)
+        if self.elapsed:
+            if x.running and y.running:
+                # A running count may only have grown between the earlier and the later report.
+                earlier_lo, later_hi = (lo_x, hi_y) if self.elapsed > 0 else (lo_y, hi_x)
+                return later_hi >= earlier_lo
+            if x.unit and UNITS[x.unit].dimension == "time":
+                grow = abs(self.elapsed)
+                if self.elapsed > 0:
+                    hi_x += grow
+                else:
+                    hi_y += grow
+        return _overlap((lo_x, hi_x), (lo_y, hi_y))
+
+    def _periods_agree(self, x: Figure, y: Figure) -> bool:
+        diff = y.low - x.low
+        days = period_days(x.unit)
+        if not self.elapsed or days is None:
+            return diff == 0
+        shift = self.elapsed / days
+        return math.floor(min(0.0, shift)) <= diff <= math.ceil(max(0.0, shift))
+
+    def _period_fits_duration(self, x: Figure, y: Figure) -> bool:
+        period, duration = (x, y) if x.kind is FigureKind.PERIOD else (y, x)
+        days = period_days(period.unit)
+        if days is None:
+            return True
+        lo_d, hi_d = _interval(duration)
+        lo_p, hi_p = (period.low - 1) * days, period.low * days  # "third week": after 2 weeks, up to 3
+        slack = abs(self.elapsed or 0)
+        return _overlap((lo_p - slack, hi_p + slack), (lo_d, hi_d))
+
+    # ---------------------------------------------------------------------------------------------
+    # How sure, and how to say it
+
+    def _confidence(self, x: Figure, y: Figure, strength: float) -> float:
+        conf = 0.95 * strength
+        if x.qualifier is not Qualifier.EXACT or y.qualifier is not Qualifier.EXACT:
+            conf *= 0.85
+        if x.kind in (FigureKind.COUNT, FigureKind.PERCENT, FigureKind.QUANTITY):
+            mx, my = _midpoint(x), _midpoint(y)
+            if abs(mx - my) < 0.1 * max(abs(mx), abs(my)):
+                conf *= 0.8  # close figures: rounding or a small revision is likely
+        if x.kind is FigureKind.PERIOD and y.kind is FigureKind.PERIOD and abs(x.low - y.low) == 1:
+            conf *= 0.85  # "third" / "fourth" year: one report may predate the anniversary
+        if x.running and y.running:
+            conf *= 0.5 if self.elapsed else 0.8  # undated reports of a growing count may be updates
+        if self.other_event:
+            conf *= 0.5
+        if self.elapsed and (x.relative or y.relative):
+            conf *= 0.6  # "on Tuesday" in stories published on different days may be two different Tuesdays
+        return max(0.0, min(1.0, conf))
+
+    def _explain(self, x: Figure, y: Figure) -> str:
+        sa, sb = x.span.of(self.a), y.span.of(self.b)
+        if x.kind is FigureKind.PERIOD or y.kind is FigureKind.PERIOD:
+            event = x.noun or y.noun
+            return f"'{sa}' vs '{sb}'" + (f" of the {event}" if event else "")
+        if x.kind is FigureKind.DATE or y.kind is FigureKind.DATE:
+            return f"'{sa}'{_resolved_note(x, sa)} vs '{sb}'{_resolved_note(y, sb)}"
+        if x.kind is FigureKind.COUNT and x.noun and x.noun == y.noun:
+            return f"'{sa} {_noun_for(x.noun, x.high)}' vs '{sb} {_noun_for(y.noun, y.high)}'"
+        topic = x.noun if x.noun and x.noun == y.noun else self._shared_topic(x, y)
+        return f"'{sa}' vs '{sb}'" + (f" ({topic})" if topic else "")
+
+    def _shared_topic(self, x: Figure, y: Figure) -> str:
+        """A shared context word to name what the figures measure, preferring ones that read as nouns."""
+        shared = [w for w in x.context & y.context if not w.endswith(("ed", "ing")) and w not in _NOT_TOPICS]
+        if not shared:
+            return ""
+        lower = self.a.lower()
+        return min(shared, key=lambda w: (lower.find(w) if w in lower else len(lower), w))
+
+
+def _same_scale(x: Figure, y: Figure) -> bool:
+    """Same kind of figure in the same dimension, stated in the same way (a level, a change, a start...)."""
+    kinds = {x.kind, y.kind}
+    if _qualifier_class(x.qualifier) != _qualifier_class(y.qualifier):
+        return False
+    if len(kinds) == 1:
+        (kind,) = kinds
+        if kind in (FigureKind.QUANTITY, FigureKind.PERCENT):
+            return UNITS[x.unit].dimension == UNITS[y.unit].dimension
+        if kind is FigureKind.PERIOD:
+            return x.unit == y.unit
+        return True
+    if kinds == {FigureKind.YEAR, FigureKind.DATE}:
+        date = x if x.kind is FigureKind.DATE else y
+        return date.when is not None and date.when.year is not None and not date.relative
+    if FigureKind.PERIOD in kinds and FigureKind.QUANTITY in kinds:
+        period, other = (x, y) if x.kind is FigureKind.PERIOD else (y, x)
+        return period_days(period.unit) is not None and UNITS[other.unit].dimension == "time"
+    return False
+
+
+def _qualifier_class(q: Qualifier) -> str:
+    return "point" if q in _POINT_QUALIFIERS else q.value
+
+
+def _noun_match(x: Figure, y: Figure, without_noun: float) -> float:
+    """Same counted noun: certain; different nouns: not the same thing; otherwise what the context says."""
+    if x.noun and y.noun:
+        return 1.0 if x.noun == y.noun else 0.0
+    return without_noun * _lead_factor(x, y)
+
+
+def _lead_factor(x: Figure, y: Figure) -> float:
+    """ "paid $1.2 million" and "earned $3 million" are less surely one measure than two figures both "paid"."""
+    if x.lead and y.lead and x.lead != y.lead and x.lead not in y.context and y.lead not in x.context:
+        return 0.6
+    return 1.0
+
+
+def _interval(f: Figure) -> tuple[float, float]:
+    """The values ``f``'s wording allows, in the base unit of its dimension."""
+    unit = UNITS.get(f.unit)
+    lo = f.low - f.precision * _PRECISION_SHRINK
+    hi = f.high + f.precision * _PRECISION_SHRINK
+    q = f.qualifier
+    if q is Qualifier.ABOUT:
+        lo, hi = min(lo, f.low - abs(f.low) * _ABOUT), max(hi, f.high + abs(f.high) * _ABOUT)
+    elif q is Qualifier.NEARLY:
+        lo = min(lo, f.low - abs(f.low) * _NEARLY)
+    elif q is Qualifier.AT_LEAST:
+        hi = math.inf
+    elif q is Qualifier.AT_MOST:
+        lo = -math.inf if unit is not None and unit.dimension == "temperature" else min(lo, 0.0)
+    if unit is not None:
+        lo, hi = unit.to_base(lo), unit.to_base(hi)
+    return lo, hi
+
+
+def _midpoint(f: Figure) -> float:
+    unit = UNITS.get(f.unit)
+    mid = (f.low + f.high) / 2
+    return unit.to_base(mid) if unit is not None else mid
+
+
+def _widen(lo: float, hi: float, rel: float) -> tuple[float, float]:
+    return lo - abs(lo) * rel, hi + abs(hi) * rel
+
+
+def _overlap(x: tuple[float, float], y: tuple[float, float]) -> bool:
+    return max(x[0], y[0]) <= min(x[1], y[1])
+
+
+def _year_interval(f: Figure) -> tuple[float, float]:
+    if f.qualifier is Qualifier.BEFORE:
+        return -math.inf, f.low - 1
+    if f.qualifier is Qualifier.AFTER:
+        return f.high + 1, math.inf
+    if f.qualifier is Qualifier.ABOUT:
+        return f.low - 1, f.high + 1
+    return f.low, f.high
+
+
+def _dates_agree(x: Figure, y: Figure) -> bool:
+    if x.kind is FigureKind.YEAR or y.kind is FigureKind.YEAR:
+        year_fig, date_fig = (x, y) if x.kind is FigureKind.YEAR else (y, x)
+        year = date_fig.when.year if date_fig.when is not None else None
+        return year is None or _overlap(_year_interval(year_fig), (year, year))
+    if x.when is None or y.when is None:
+        return True
+    if {x.qualifier, y.qualifier} & {Qualifier.BEFORE, Qualifier.AFTER}:
+        dx, dy = x.date, y.date
+        if dx is None or dy is None:
+            return True
+        return _overlap(_day_interval(dx.toordinal(), x.qualifier), _day_interval(dy.toordinal(), y.qualifier))
+    return _calendar_agree(x.when, y.when)
+
+
+def _day_interval(day: int, qualifier: Qualifier) -> tuple[float, float]:
+    if qualifier is Qualifier.BEFORE:
+        return -math.inf, day - 1
+    if qualifier is Qualifier.AFTER:
+        return day + 1, math.inf
+    return day, day
+
+
+def _calendar_agree(p: CalendarDate, q: CalendarDate) -> bool:
+    """Compare the parts both dates fix; a bare weekday is checked against a full date's weekday."""
+    rp, rq = p.resolved, q.resolved
+    if rp is not None and rq is not None:
+        return rp == rq
+    for a, b in ((p.year, q.year), (p.month, q.month), (p.day, q.day), (p.weekday, q.weekday)):
+        if a is not None and b is not None and a != b:
+            return False
+    for date, other in ((rp, q), (rq, p)):
+        if date is not None and other.weekday is not None and date.weekday() != other.weekday:
+            return False
+    return True
+
+
+def _resolved_note(f: Figure, surface: str) -> str:
+    """Show the resolved day when the text said it only relatively ("Tuesday" -> 2025-03-04)."""
+    date = f.date
+    if date is None or (str(date.year) in surface and str(date.day) in surface):
+        return ""
+    return f" ({date.isoformat()})"
+
+
+def _noun_for(noun: str, value: float) -> str:
+    if value == 1 or noun in ("dead", "injured", "missing", "arrested", "displaced", "evacuated"):
+        return noun
+    irregular = {"person": "people", "child": "children", "woman": "women", "man": "men", "life": "lives"}
+    if noun in irregular:
+        return irregular[noun]
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    if noun.endswith(("s", "x", "ch", "sh")):
+        return noun + "es"
+    return noun + "s"
+
+
+def _names(text: str) -> frozenset[str]:
+    """Capitalised words inside a sentence: a cheap stand-in for the people and places named."""
+    names = set()
+    for m in _CAPITALISED.finditer(text):
+        before = text[: m.start()].rstrip(" \t\"'“‘(")
+        if before and before[-1] not in ".!?\n" and m.group() not in _NOT_NAMES:
+            names.add(m.group().lower())
+    return frozenset(names)

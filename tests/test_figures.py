@@ -1,0 +1,235 @@
+"""Figure extraction on news wording: values, units, qualifiers, dates, and the digits that are not figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contra.service.figures import Figure, FigureKind, Qualifier, extract_figures
+
+WED = dt.date(2025, 3, 5)
+
+
+def _one(text: str, published: dt.date | None = None) -> Figure:
+    figures = extract_figures(text, published)
+    assert len(figures) == 1, [(f.span.of(text), f.kind) for f in figures]
+    return figures[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "surface", "kind", "low", "high", "unit", "noun", "qualifier"),
+    [
+        ("At least 12 people were killed.", "At least 12", FigureKind.COUNT, 12, 12, "", "dead", Qualifier.AT_LEAST),
+        ("The blast killed 30.", "30", FigureKind.COUNT, 30, 30, "", "dead", Qualifier.EXACT),
+        ("Four or five people were injured.", "Four or five", FigureKind.COUNT, 4, 5, "", "injured", Qualifier.EXACT),
+        ("between 4 and 5 soldiers", "4 and 5", FigureKind.COUNT, 4, 5, "", "soldier", Qualifier.EXACT),
+        ("A dozen soldiers surrendered.", "A dozen", FigureKind.COUNT, 12, 12, "", "soldier", Qualifier.EXACT),
+        ("1.2 million people fled.", "1.2 million", FigureKind.COUNT, 1.2e6, 1.2e6, "", "person", Qualifier.EXACT),
+        ("5m people fled.", "5m", FigureKind.COUNT, 5e6, 5e6, "", "person", Qualifier.EXACT),
+        ("a 5m wall", "5m", FigureKind.QUANTITY, 5, 5, "m", "wall", Qualifier.EXACT),
+        ("inflation rose to 3.2%", "3.2%", FigureKind.PERCENT, 3.2, 3.2, "percent", "", Qualifier.EXACT),
+        (
+            "inflation rose to 3.2 per cent",
+            "3.2 per cent",
+            FigureKind.PERCENT,
+            3.2,
+            3.2,
+            "percent",
+            "",
+            Qualifier.EXACT,
+        ),
+        ("The firm paid $1.2 million.", "$1.2 million", FigureKind.QUANTITY, 1.2e6, 1.2e6, "usd", "", Qualifier.EXACT),
+        ("a £300m deal", "£300m", FigureKind.QUANTITY, 3e8, 3e8, "gbp", "deal", Qualifier.EXACT),
+        ("2.5 billion euros", "2.5 billion euros", FigureKind.QUANTITY, 2.5e9, 2.5e9, "eur", "", Qualifier.EXACT),
+        ("nearly six weeks", "nearly six weeks", FigureKind.QUANTITY, 6, 6, "week", "", Qualifier.NEARLY),
+        (
+            "about 2,000 tonnes of grain",
+            "about 2,000 tonnes",
+            FigureKind.QUANTITY,
+            2000,
+            2000,
+            "tonne",
+            "",
+            Qualifier.ABOUT,
+        ),
+        ("a 12-year-old boy", "12-year-old", FigureKind.QUANTITY, 12, 12, "years old", "boy", Qualifier.EXACT),
+        (
+            "a magnitude 6.4 earthquake",
+            "6.4",
+            FigureKind.QUANTITY,
+            6.4,
+            6.4,
+            "magnitude",
+            "earthquake",
+            Qualifier.EXACT,
+        ),
+        ("30-odd protesters", "30-odd", FigureKind.COUNT, 30, 30, "", "protester", Qualifier.ABOUT),
+        ("12 or more people", "12 or more", FigureKind.COUNT, 12, 12, "", "person", Qualifier.AT_LEAST),
+        ("another 12 people died", "12", FigureKind.COUNT, 12, 12, "", "dead", Qualifier.CHANGE),
+    ],
+)
+def test_amounts(
+    text: str,
+    surface: str,
+    kind: FigureKind,
+    low: float,
+    high: float,
+    unit: str,
+    noun: str,
+    qualifier: Qualifier,
+) -> None:
+    f = _one(text)
+    assert (f.span.of(text), f.kind, f.unit, f.noun, f.qualifier) == (surface, kind, unit, noun, qualifier)
+    assert f.low == pytest.approx(low)
+    assert f.high == pytest.approx(high)
+
+
+@pytest.mark.parametrize(
+    ("text", "surface", "date"),
+    [
+        ("The vote was on Tuesday.", "Tuesday", dt.date(2025, 3, 4)),
+        ("The vote was on Wednesday.", "Wednesday", dt.date(2025, 3, 5)),  # a Wednesday story: today
+        ("The vote was last Wednesday.", "last Wednesday", dt.date(2025, 2, 26)),
+        ("The vote will be on Friday.", "Friday", dt.date(2025, 3, 7)),
+        ("The vote was yesterday.", "yesterday", dt.date(2025, 3, 4)),
+        ("On April 26, he spoke.", "April 26", dt.date(2024, 4, 26)),  # after publication: last year
+        ("On 4 March he spoke.", "4 March", dt.date(2025, 3, 4)),
+        ("On Tuesday, March 4, 2025 he spoke.", "Tuesday, March 4, 2025", dt.date(2025, 3, 4)),
+        ("Filed 2024-04-26 in court.", "2024-04-26", dt.date(2024, 4, 26)),
+    ],
+)
+def test_dates_resolve_against_publish_date(text: str, surface: str, date: dt.date) -> None:
+    f = _one(text, WED)
+    assert f.kind is FigureKind.DATE
+    assert f.span.of(text) == surface
+    assert f.date == date
+
+
+def test_dates_without_publish_date_keep_their_parts() -> None:
+    f = _one("The vote was on Tuesday.")
+    assert f.when is not None and f.when.weekday == 1 and f.date is None
+    g = _one("On April 26, he spoke.")
+    assert g.when is not None and (g.when.month, g.when.day, g.when.year) == (4, 26, None)
+
+
+def test_month_name_as_verb_or_modal_is_no_date() -> None:
+    assert extract_figures("Officials may march on the capital.") == []
+    assert [f.span.of("In May, they left.") for f in extract_figures("In May, they left.")] == ["May"]
+
+
+@pytest.mark.parametrize(
+    ("text", "surface", "n", "unit", "event"),
+    [
+        ("As the war in Ukraine enters its seventh year, talks stall.", "seventh year", 7, "year", "war"),
+        ("The strike, now in its fifth week, goes on.", "fifth week", 5, "week", "strike"),
+        ("on the 100th day of the war", "100th day", 100, "day", "war"),
+        ("protests for a third straight week", "third straight week", 3, "week", "protest"),
+        ("in the twenty-first century", "twenty-first century", 21, "century", ""),
+    ],
+)
+def test_ordinal_periods(text: str, surface: str, n: int, unit: str, event: str) -> None:
+    f = _one(text)
+    assert f.kind is FigureKind.PERIOD
+    assert (f.span.of(text), f.low, f.unit, f.noun) == (surface, n, unit, event)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Call 555-123-4567 for details.",
+        "Call +44 20 7946 0958 for details.",
+        "Call (555) 123-4567 for details.",
+        "He lives at 221 Baker Street.",
+        "The office at 1600 Pennsylvania Avenue.",
+        "Case 2023-CV-1234 was dismissed.",
+        "Flight MH17 was downed.",
+        "COVID-19 spread fast.",
+        "G7 leaders met.",
+        "NATO's Article 5 applies.",
+        "UN Resolution 2334 was adopted.",
+        "Ticket No. 45 won.",
+        "The meeting starts at 3 p.m.",
+        "The meeting starts at 15:30.",
+        "The second largest city.",
+        "One of the victims spoke.",
+        "Agent 007 returned.",
+    ],
+)
+def test_digits_that_are_not_figures(text: str) -> None:
+    assert extract_figures(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "surface"),
+    [
+        ("The bridge opened in 2019.", FigureKind.YEAR, "2019"),
+        ("since mid-2019, prices rose", FigureKind.YEAR, "2019"),
+        ("the 2022 invasion", FigureKind.YEAR, "2022"),
+        ("2000 people marched.", FigureKind.COUNT, "2000"),
+        ("2,019 people marched.", FigureKind.COUNT, "2,019"),
+    ],
+)
+def test_years_and_year_like_counts(text: str, kind: FigureKind, surface: str) -> None:
+    f = _one(text)
+    assert (f.kind, f.span.of(text)) == (kind, surface)
+
+
+def test_year_markers_become_qualifiers() -> None:
+    assert _one("since 2019").qualifier is Qualifier.SINCE
+    assert _one("by 2030").qualifier is Qualifier.UNTIL
+    assert _one("in 2019").qualifier is Qualifier.EXACT
+
+
+def test_old_value_of_a_change_is_dropped_and_new_value_keeps_the_noun() -> None:
+    text = "The death toll rose from 1,200 to 1,350."
+    f = _one(text)
+    assert (f.span.of(text), f.noun, f.running) == ("1,350", "dead", True)
+
+
+def test_casualty_words_split_at_and() -> None:
+    figures = extract_figures("12 people were killed and 30 injured.")
+    assert [(f.low, f.noun) for f in figures] == [(12, "dead"), (30, "injured")]
+
+
+def test_measure_is_a_retrieval_key() -> None:
+    text = "As the war enters its seventh year, 12 people were killed and inflation hit 3.2%, a $5 million loss."
+    assert [f.measure for f in extract_figures(text)] == ["year:war", "dead", "percent", "usd"]
+
+
+def test_vague_quantities_are_wide_and_approximate() -> None:
+    f = _one("Tens of thousands of people marched.")
+    assert (f.low, f.high, f.approximate) == (20_000, 100_000, True)
+
+
+_PIECES = [
+    *"0123456789 ,.-$£€%/:()+#abkmst",
+    "April ",
+    "Tuesday ",
+    "seventh year ",
+    "a dozen ",
+    "four or five ",
+    "million ",
+    "km ",
+    " from ",
+    " to ",
+    "at least ",
+    "in ",
+    "2019",
+    "mid-",
+    "No. ",
+    "tomorrow ",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_PIECES), max_size=30).map("".join),
+    st.one_of(st.none(), st.dates()),
+)
+def test_any_text_gives_well_formed_figures(text: str, published: dt.date | None) -> None:
+    for f in extract_figures(text, published):
+        assert 0 <= f.span.start < f.span.end <= len(text)
+        assert f.kind is FigureKind.DATE or f.low <= f.high
