@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 PROTO_SRC := proto/contra/v1/contra.proto
 PROTO_OUT := src/contra/v1/contra_pb2.py
 
-.PHONY: all setup run test test-all lint proto train-nli eval-nli eval bench bench-index clean
+.PHONY: all setup browser run test test-load lint proto train-nli eval-nli eval bench bench-index clean
 
 all: setup
 
@@ -43,8 +43,19 @@ setup: $(VENV)/.stamp-link
 run: setup
 	$(VENV)/bin/contra serve
 
-test: setup
+# The HTML report test drives a real headless Chromium (Debian's package). Installed here when
+# missing and we are root (CI, dev machines); elsewhere that one test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	  echo "note: chromium not installed; the report browser test will skip"; }
+
+test: setup browser
 	$(PY) -m pytest -q
+
+# 64 concurrent clients against a real server for 30 s, plus kill/restart under load.
+test-load: setup
+	$(PY) -m pytest -q -m load
 
 lint: setup node_modules/.stamp
 	$(VENV)/bin/ruff check service index tests models bench src/contra/__init__.py

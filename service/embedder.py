@@ -55,7 +55,7 @@ class SentenceTransformerEmbedder:
                 "model directory, or leave it empty for the packaged all-MiniLM-L6-v2."
             ) from exc
         self.name = spec or PACKAGED
-        dimension = self._model.get_sentence_embedding_dimension()
+        dimension = self._model.get_embedding_dimension()
         if dimension is None:
             raise ModelLoadError(f"embedder {path!r} does not report its output dimension")
         self.dimension = int(dimension)

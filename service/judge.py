@@ -22,6 +22,17 @@ FigureCheck = Callable[[str, str, "dt.date | None", "dt.date | None"], "NumericF
 
 _ENT, _NEU, _CON = (LABEL_ORDER.index(label) for label in (Label.ENTAILMENT, Label.NEUTRAL, Label.CONTRADICTION))
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+_WORD = re.compile(r"[^\W\d_]{3,}")
+#: Function words that say nothing about which event a claim is about.
+_STOP = frozenset(
+    """the and for are was were has have had its his her their our this that these those with from into onto over
+    under after before about said says say told would could should will shall may might must not but yet also than
+    then there here when where which who whom whose what while been being does did done just more most less least
+    very much many some any all each every other such only own same both few nor can now new one two three""".split()
+)
+#: NLI models trained on SNLI-style data call two claims about different events "contradiction";
+#: below this share of common content words a stance conflict is not believed (the same-event test).
+STANCE_MIN_OVERLAP = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +101,12 @@ class Judge:
                     span_b=finding.span_b,
                     nli=nli,
                 )
-        if nli and p_con >= self.threshold and p_con == max(nli):
+        if (
+            nli
+            and p_con >= self.threshold
+            and p_con == max(nli)
+            and content_overlap(pair.a, pair.b) >= STANCE_MIN_OVERLAP
+        ):
             span_a, span_b = diff_spans(pair.a, pair.b)
             return Verdict(
                 label=Label.CONTRADICTION,
@@ -103,6 +119,16 @@ class Judge:
             )
         label = Label.ENTAILMENT if nli and nli[_ENT] == max(nli) else Label.NEUTRAL
         return Verdict(label=label, kind=None, score=p_con, explanation=_agreement_explanation(label), nli=nli)
+
+
+def content_overlap(a: str, b: str) -> float:
+    """Share of the shorter claim's content words (truncated to 5 letters, a cheap stem that maps
+    "Ukraine"/"Ukrainian" together) that the other claim also uses."""
+    sa = {w[:5] for w in _WORD.findall(a.lower()) if w not in _STOP}
+    sb = {w[:5] for w in _WORD.findall(b.lower()) if w not in _STOP}
+    if not sa or not sb:
+        return 0.0
+    return len(sa & sb) / min(len(sa), len(sb))
 
 
 def diff_spans(a: str, b: str) -> tuple[Span | None, Span | None]:
