@@ -34,9 +34,10 @@ def no_figures(a: str, b: str, a_date: dt.date | None, b_date: dt.date | None) -
 
 
 def test_nli_runs_both_directions_and_averages_contradiction() -> None:
-    fake = FakeNLI(lambda p, h: (0.1, 0.1, 0.8) if p.startswith("A") else (0.1, 0.5, 0.4))
-    verdict = Judge(fake, no_figures).judge([PairInput("A holds.", "B does not hold.")])[0]
-    assert fake.seen == [("A holds.", "B does not hold."), ("B does not hold.", "A holds.")]
+    a, b = "The bridge holds.", "The bridge does not hold."
+    fake = FakeNLI(lambda p, h: (0.1, 0.1, 0.8) if p == a else (0.1, 0.5, 0.4))
+    verdict = Judge(fake, no_figures).judge([PairInput(a, b)])[0]
+    assert fake.seen == [(a, b), (b, a)]
     assert verdict.label is Label.CONTRADICTION and verdict.kind is ConflictKind.STANCE
     assert verdict.score == pytest.approx(0.6 / (0.1 + 0.1 + 0.6), abs=1e-6)
     assert "NLI" in verdict.explanation
@@ -48,6 +49,15 @@ def test_figure_conflict_wins_even_when_nli_is_unsure() -> None:
     verdict = judge.judge([PairInput("fifth week", "second week")])[0]
     assert verdict.kind is ConflictKind.DATE and verdict.span_a == Span(0, 5)
     assert verdict.score == pytest.approx(1 - 0.1 * 0.9)
+
+
+def test_stance_needs_the_same_event() -> None:
+    """NLI models call claims about different events contradictory; the overlap gate stops that."""
+    judge = Judge(FakeNLI(lambda p, h: (0.0, 0.01, 0.99)), no_figures)
+    unrelated = judge.judge([PairInput("The war is in its fourth year.", "Analysts doubt the official statements.")])[0]
+    assert not unrelated.is_conflict
+    related = judge.judge([PairInput("The port reopened on Monday.", "The port stayed closed on Monday.")])[0]
+    assert related.is_conflict and related.kind is ConflictKind.STANCE
 
 
 def test_agreement_is_not_a_conflict() -> None:
