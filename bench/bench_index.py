@@ -10,8 +10,11 @@ For each corpus size and each backend (flat, hnsw, ivfpq) it builds the index an
 
 Data: 384-dimensional vectors of the packaged all-MiniLM-L6-v2. ``--real`` (2,000) hypothesis
 sentences of data/nli/train.jsonl.gz are embedded for real; the rest of the corpus is synthetic, each
-vector a real one plus Gaussian noise, renormalised (cosine about 0.89 to its real sentence), so that the
-corpus has the cluster structure of real embeddings. Queries are 1,000 other real sentences, not in the
+vector a real one plus Gaussian noise of norm 0.5, renormalised (cosine about 0.89 to its real sentence),
+so that the corpus has the cluster structure of real embeddings. By default the noise has the covariance
+of the real embeddings (``--noise shaped``: a paraphrase moves along the directions in which sentences
+differ); ``--noise isotropic`` spreads it evenly over all 384 dimensions, which no embedding does and
+which is the worst case for graph and list indexes. Queries are 1,000 other real sentences, not in the
 corpus. Claims are spread over 50 sources.
 
     python bench/bench_index.py [--sizes 100000,1000000] [--quick] [--kinds flat,hnsw,ivfpq]
@@ -68,6 +71,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--real", type=int, default=2000, help="real sentence embeddings in the corpus")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--noise", choices=["shaped", "isotropic"], default="shaped")
     args = parser.parse_args()
     sizes = [10_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     kinds = [k for k in args.kinds.split(",") if k != "flat"]
@@ -76,13 +80,14 @@ def main() -> None:
     real, queries = real_embeddings(args.real, args.queries, args.seed)
     print(
         f"data: {real.shape[1]}-dim all-MiniLM-L6-v2 embeddings; {len(real):,} real hypothesis sentences from "
-        f"{NLI_TRAIN.relative_to(REPO)}, the rest synthetic (a real vector + Gaussian noise of norm {NOISE}, "
-        f"renormalised); {len(queries):,} queries = other real sentences; {SOURCES} sources, each query "
+        f"{NLI_TRAIN.relative_to(REPO)}, the rest synthetic (a real vector + {args.noise} Gaussian noise of norm "
+        f"{NOISE}, renormalised); {len(queries):,} queries = other real sentences; {SOURCES} sources, each query "
         f"excludes its own source inside the search; k={K}"
     )
+    data = Data(real, queries, args.noise == "shaped", args.seed)
     rows: list[Row] = []
     for size in sizes:
-        rows.extend(bench_size(size, kinds, real, queries, args.seed))
+        rows.extend(bench_size(size, kinds, data))
         print_table(rows)
 
 
@@ -133,29 +138,50 @@ def hypotheses(n: int, seed: int) -> list[str]:
     return [unique[i] for i in order]
 
 
-def corpus(size: int, real: np.ndarray, seed: int, batch: int = 50_000) -> Iterator[VectorBatch]:
-    """The first claims are the real vectors; the others are noisy copies of random real vectors."""
-    rng = np.random.default_rng(seed)
-    d = real.shape[1]
-    for start in range(0, size, batch):
-        n = min(batch, size - start)
-        ids = np.arange(start + 1, start + n + 1, dtype=np.int64)
-        centres = rng.integers(0, len(real), n)
-        vectors = real[centres] + (NOISE / np.sqrt(d)) * rng.standard_normal((n, d)).astype(np.float32)
-        first_real = max(0, min(len(real), size) - start)
-        if first_real:
-            vectors[: min(first_real, n)] = real[start : start + min(first_real, n)]
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        sources = rng.integers(0, SOURCES, n)
-        yield VectorBatch(ids, vectors.astype(np.float32), [f"s{s}" for s in sources], [None] * n)
+@dataclass(frozen=True, slots=True)
+class Data:
+    real: np.ndarray  # (n_real, d) unit vectors, the first claims of every corpus
+    queries: np.ndarray  # (n_queries, d) unit vectors of other sentences
+    shaped: bool  # noise with the real embeddings' covariance, else isotropic
+    seed: int
+
+    @property
+    def dimension(self) -> int:
+        return int(self.real.shape[1])
+
+    def noise(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """(n, d) Gaussian noise of expected norm NOISE."""
+        if not self.shaped:
+            scale = NOISE / np.sqrt(self.dimension)
+            return np.asarray(scale * rng.standard_normal((n, self.dimension)), dtype=np.float32)
+        # A random combination of the centred real vectors is Gaussian with their covariance.
+        centred = self.real - self.real.mean(axis=0)
+        scale = NOISE / np.sqrt((centred**2).sum(axis=1).mean())
+        weights = rng.standard_normal((n, len(centred))).astype(np.float32) / np.sqrt(len(centred))
+        return np.asarray(scale * weights @ centred, dtype=np.float32)
+
+    def corpus(self, size: int, batch: int = 50_000) -> Iterator[VectorBatch]:
+        """The first claims are the real vectors; the others are noisy copies of random real vectors."""
+        rng = np.random.default_rng(self.seed)
+        real = self.real
+        for start in range(0, size, batch):
+            n = min(batch, size - start)
+            ids = np.arange(start + 1, start + n + 1, dtype=np.int64)
+            vectors = real[rng.integers(0, len(real), n)] + self.noise(rng, n)
+            first_real = max(0, min(len(real), size) - start)
+            if first_real:
+                vectors[: min(first_real, n)] = real[start : start + min(first_real, n)]
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            sources = rng.integers(0, SOURCES, n)
+            yield VectorBatch(ids, vectors.astype(np.float32), [f"s{s}" for s in sources], [None] * n)
 
 
-def bench_size(size: int, kinds: list[str], real: np.ndarray, queries: np.ndarray, seed: int) -> list[Row]:
-    own = [f"s{s}" for s in np.random.default_rng(seed + 1).integers(0, SOURCES, len(queries))]
-    flat_row, exact, flat_bytes = bench_kind(size, "flat", real, queries, own, seed, None, 0)
+def bench_size(size: int, kinds: list[str], data: Data) -> list[Row]:
+    own = [f"s{s}" for s in np.random.default_rng(data.seed + 1).integers(0, SOURCES, len(data.queries))]
+    flat_row, exact, flat_bytes = bench_kind(size, "flat", data, own, None, 0)
     rows = [flat_row]
     for kind in kinds:
-        row, _, _ = bench_kind(size, kind, real, queries, own, seed, exact, flat_bytes)
+        row, _, _ = bench_kind(size, kind, data, own, exact, flat_bytes)
         rows.append(row)
     return rows
 
@@ -163,20 +189,19 @@ def bench_size(size: int, kinds: list[str], real: np.ndarray, queries: np.ndarra
 def bench_kind(
     size: int,
     kind: str,
-    real: np.ndarray,
-    queries: np.ndarray,
+    data: Data,
     own: list[str],
-    seed: int,
     exact: list[list[int]] | None,
     flat_bytes: int,
 ) -> tuple[Row, list[list[int]], int]:
+    queries = data.queries
     gc.collect()
     rss_before = rss()
     started = time.perf_counter()
-    index = create_index(kind, real.shape[1], expected_size=size)
+    index = create_index(kind, data.dimension, expected_size=size)
     if index.needs_training and index.train_size(size):
-        index.train(training_sample(size, index.train_size(size), real, seed))
-    for batch in corpus(size, real, seed):
+        index.train(training_sample(size, index.train_size(size), data))
+    for batch in data.corpus(size):
         index.add(batch)
     build_s = time.perf_counter() - started
     rss_delta = rss() - rss_before
@@ -234,11 +259,11 @@ def measure(index: ClaimIndex, queries: np.ndarray, own: list[str]) -> tuple[lis
     return latencies, results
 
 
-def training_sample(size: int, n: int, real: np.ndarray, seed: int) -> np.ndarray:
+def training_sample(size: int, n: int, data: Data) -> np.ndarray:
     """A uniform sample of the corpus, as ``ClaimStore.sample_vectors`` would give."""
-    wanted = np.sort(np.random.default_rng(seed + 2).choice(size, min(n, size), replace=False))
+    wanted = np.sort(np.random.default_rng(data.seed + 2).choice(size, min(n, size), replace=False))
     parts, offset = [], 0
-    for batch in corpus(size, real, seed):
+    for batch in data.corpus(size):
         rows = wanted[(wanted >= offset) & (wanted < offset + len(batch.ids))] - offset
         parts.append(batch.vectors[rows])
         offset += len(batch.ids)

@@ -14,7 +14,7 @@ What it reports, and why:
 * int8 against the fp32 PyTorch checkpoint: accuracy lost to quantization, and pairs/s on the same
   inputs with the same batch size and thread count.
 
-    python models/eval_nli.py                       # everything (about 20 minutes on 2 cores)
+    python models/eval_nli.py                       # everything (about half an hour on 2 idle cores)
     python models/eval_nli.py --limit 300           # a quick look
     python models/eval_nli.py --json var/eval-nli.json --card models/README.md
     python models/eval_nli.py --from-json var/eval-nli.json --card models/README.md   # card only

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -127,6 +128,23 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+class _Tokenize:
+    """A fast tokenizer behind a lock: each call re-sets its padding and truncation state, and two
+    threads doing that at once fail with "Already borrowed" (huggingface/tokenizers#537). Encoding is
+    cheap beside inference, which stays parallel."""
+
+    def __init__(self, tokenizer: Any, max_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.lock = threading.Lock()
+
+    def __call__(self, batch: Batch, tensors: str) -> Any:
+        with self.lock:
+            return self.tokenizer(
+                batch[0], batch[1], padding=True, truncation=True, max_length=self.max_length, return_tensors=tensors
+            )
+
+
 def _load_tokenizer(directory: Path, where: str) -> Any:
     from transformers import AutoTokenizer
 
@@ -160,7 +178,7 @@ class OnnxNLI:
                 "config.json with id2label that models/export_nli.py writes."
             ) from exc
         self.columns = label_columns(config.get("id2label") or {}, str(config_path), config.get("label2id"))
-        self.tokenizer = _load_tokenizer(directory, self.name)
+        self.tokenize = _Tokenize(_load_tokenizer(directory, self.name), max_length)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or cpu_count()
         options.inter_op_num_threads = 1
@@ -181,9 +199,7 @@ class OnnxNLI:
         self.output = "logits" if "logits" in outputs else outputs[0]
 
     def _forward(self, batch: Batch) -> np.ndarray:
-        encoded = self.tokenizer(
-            batch[0], batch[1], padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
-        )
+        encoded = self.tokenize(batch, "np")
         feed = {name: encoded[name].astype(np.int64) for name in self.inputs}
         logits: np.ndarray = self.session.run([self.output], feed)[0]
         return logits
@@ -220,15 +236,13 @@ class TransformersNLI:
             ) from exc
         self.model = model.eval()
         self.columns = label_columns(model.config.id2label, self.name, getattr(model.config, "label2id", None))
-        self.tokenizer = _load_tokenizer(path if path.is_dir() else Path(spec), self.name)
         self.max_length = min(max_length, int(getattr(model.config, "max_position_embeddings", max_length)))
+        self.tokenize = _Tokenize(_load_tokenizer(path if path.is_dir() else Path(spec), self.name), self.max_length)
 
     def _forward(self, batch: Batch) -> np.ndarray:
         import torch
 
-        encoded = self.tokenizer(
-            batch[0], batch[1], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        )
+        encoded = self.tokenize(batch, "pt")
         with torch.inference_mode():
             logits: np.ndarray = self.model(**encoded).logits.float().numpy()
         return logits

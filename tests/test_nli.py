@@ -146,6 +146,17 @@ def test_onnx_export_loads_as_onnx_and_agrees_with_torch(tiny_model: Path, tiny_
     assert {int(k): v for k, v in config["id2label"].items()} == TINY_ID2LABEL
 
 
+def test_concurrent_predict_calls_agree_with_a_single_call(tiny_onnx: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = load_nli(str(tiny_onnx), batch_size=2)
+    expected = model.predict(PAIRS)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: model.predict(PAIRS), range(32)))
+    for probs in results:
+        np.testing.assert_allclose(probs, expected, atol=1e-6)
+
+
 def test_export_writes_only_the_model_tokenizer_and_config(tiny_onnx: Path, export_nli: ModuleType) -> None:
     names = {p.name for p in tiny_onnx.iterdir()}
     assert "model.onnx" in names and "config.json" in names
