@@ -30,15 +30,15 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import torch  # noqa: E402
-from datasets import Dataset  # noqa: E402
-from sentence_transformers.base.sampler import DefaultBatchSampler  # noqa: E402
-from sentence_transformers.cross_encoder import (  # noqa: E402
+import torch
+from datasets import Dataset
+from sentence_transformers.base.sampler import DefaultBatchSampler
+from sentence_transformers.cross_encoder import (
     CrossEncoder,
     CrossEncoderTrainer,
     CrossEncoderTrainingArguments,
 )
-from sentence_transformers.cross_encoder.losses import CrossEntropyLoss  # noqa: E402
+from sentence_transformers.cross_encoder.losses import CrossEntropyLoss
 
 LOG = logging.getLogger("train_nli")
 
@@ -155,9 +155,7 @@ def main() -> None:
         report_to="none",
         use_cpu=True,
     )
-    trainer = CrossEncoderTrainer(
-        model=model, args=training_args, train_dataset=dataset, loss=CrossEntropyLoss(model)
-    )
+    trainer = CrossEncoderTrainer(model=model, args=training_args, train_dataset=dataset, loss=CrossEntropyLoss(model))
     resume = any(args.out.glob("checkpoint-*"))
     LOG.info("resume from checkpoint: %s", resume)
     trainer.train(resume_from_checkpoint=resume or None)
