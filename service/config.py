@@ -40,9 +40,7 @@ class Settings(BaseSettings):
     addr: str = Field("127.0.0.1:50051", description="host:port the gRPC server listens on")
     data_dir: Path = Field(Path("var"), description="where the claim store and index snapshots live")
 
-    embedder: str = Field(
-        "", description="sentence-transformers model path or name; empty = packaged all-MiniLM-L6-v2"
-    )
+    embedder: str = Field("", description="sentence-transformers model path or name; empty = packaged all-MiniLM-L6-v2")
     embedder_backend: EmbedderBackend = Field(EmbedderBackend.TORCH, description="torch or onnx")
     nli_model: str = Field(
         str(DEFAULT_NLI_MODEL),

@@ -28,7 +28,7 @@ _STOP = frozenset(
     """the and for are was were has have had its his her their our this that these those with from into onto over
     under after before about said says say told would could should will shall may might must not but yet also than
     then there here when where which who whom whose what while been being does did done just more most less least
-    very much many some any all each every other such only own same both few nor can now new one two three""".split()
+    very much many some any all each every other such only own same both few nor can now new one two three""".split()  # noqa: SIM905
 )
 #: NLI models trained on SNLI-style data call two claims about different events "contradiction";
 #: below this share of common content words a stance conflict is not believed (the same-event test).
