@@ -36,3 +36,16 @@ def test_seed_article_sentences(seed_text: str) -> None:
     assert claims[0].text.startswith("On April 26, Chief of the General Staff")
     assert any("seventh year" in c.text for c in claims)
     assert all(seed_text[c.start : c.end] == c.text for c in claims)
+
+
+def test_splitting_is_thread_safe() -> None:
+    """Worker threads split documents concurrently; a shared segmenter once lost claims that way."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    line = "Report {} says the harbour reopened on Monday. Officials counted {} ships in port."
+    texts = [line.format(i, i) for i in range(300)]
+    expected = [split_claims(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(split_claims, texts))
+    assert got == expected
+    assert all(len(claims) == 2 for claims in got)
