@@ -28,7 +28,7 @@ $(PROTO_OUT): $(PROTO_SRC) $(VENV)/.stamp-tools
 # Dependencies: reinstalled only when pyproject.toml changes. The editable install is a link tree
 # (strict mode) so that mypy sees the mapped package.
 $(VENV)/.stamp-deps: pyproject.toml $(PROTO_OUT)
-	$(PIP) install -q -e '.[dev,train]' --config-settings editable_mode=strict
+	$(PIP) install -q -e '.[dev,train,ray]' --config-settings editable_mode=strict
 	touch $@
 
 # The link tree is re-made when files are added to or removed from the package folders.
@@ -53,7 +53,7 @@ browser:
 test: setup browser
 	$(PY) -m pytest -q
 
-# 64 concurrent clients against a real server for 30 s, plus kill/restart under load.
+# The load test: 64 concurrent clients against a real server for 30 s (marker `load`; CI runs it too).
 test-load: setup
 	$(PY) -m pytest -q -m load
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contra.service import validate
+from contra.service.compare_cli import compare
 from contra.service.config import Settings
 from contra.service.errors import ContraError, InvalidInput
 from contra.v1 import contra_pb2 as pb
@@ -29,7 +31,11 @@ EXIT_CONFLICTS, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_FAILURE = 1, 2, 3, 4
 
 app = typer.Typer(
     name="contra",
-    help="Cross-source contradiction detector. Spot checks and operations against a running contra server.",
+    help=(
+        "Cross-source contradiction detector. Spot checks and operations against a running contra server. "
+        "Client settings: CONTRA_ADDR (server), CONTRA_TOKEN (bearer token), CONTRA_TLS_CA "
+        "(+ CONTRA_TLS_CLIENT_CERT/KEY for mutual TLS)."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -51,14 +57,33 @@ def fail(message: str, code: int) -> NoReturn:
 
 
 def _stub(server: str) -> contra_pb2_grpc.ContraServiceStub:
-    channel = grpc.insecure_channel(server)
-    return contra_pb2_grpc.ContraServiceStub(channel)
+    """A stub for ``server``; TLS when CONTRA_TLS_CA names the CA bundle to trust (plus CONTRA_TLS_CLIENT_CERT
+    and CONTRA_TLS_CLIENT_KEY for mutual TLS)."""
+    ca = os.environ.get("CONTRA_TLS_CA")
+    if not ca:
+        return contra_pb2_grpc.ContraServiceStub(grpc.insecure_channel(server))
+    cert, key = os.environ.get("CONTRA_TLS_CLIENT_CERT"), os.environ.get("CONTRA_TLS_CLIENT_KEY")
+    try:
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=Path(ca).read_bytes(),
+            private_key=Path(key).read_bytes() if key else None,
+            certificate_chain=Path(cert).read_bytes() if cert else None,
+        )
+    except OSError as exc:
+        fail(f"cannot read a TLS file: {exc}", EXIT_USAGE)
+    return contra_pb2_grpc.ContraServiceStub(grpc.secure_channel(server, credentials))
+
+
+def _metadata() -> list[tuple[str, str]]:
+    """The caller's bearer token (CONTRA_TOKEN), sent with every call when set."""
+    token = os.environ.get("CONTRA_TOKEN", "").strip()
+    return [("authorization", f"Bearer {token}")] if token else []
 
 
 def _call(fn: Any, request: Any, server: str, timeout: float = 120.0) -> Any:
     """Call an RPC; turn gRPC failures into one line and the documented exit code."""
     try:
-        return fn(request, timeout=timeout)
+        return fn(request, timeout=timeout, metadata=_metadata())
     except grpc.RpcError as exc:
         code = exc.code()
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and "loading" not in (
@@ -400,6 +425,9 @@ def delete_source(
     server = server or _default_server()
     response = _call(_stub(server).DeleteSource, pb.DeleteSourceRequest(source_id=source_id), server)
     out.print(f"deleted {response.documents_deleted} documents and {response.claims_deleted} claims of {source_id}")
+
+
+app.command()(compare)
 
 
 def main() -> None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root (models/ and data/ live there). ``resolve()`` follows the editable-install
@@ -57,3 +58,19 @@ class Settings(BaseSettings):
     max_claim_chars: int = Field(2_000, ge=1, description="longest single claim accepted by Check/JudgePair")
     max_documents_per_request: int = Field(1_000, ge=1)
     max_message_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+
+    # Reliability and security (issue 8). Appended here; see the README's "Operations" section.
+    max_claims_per_request: int = Field(10_000, ge=1, description="claims one Ingest or Check may produce in total")
+    max_stream_messages: int = Field(100_000, ge=1, description="messages (documents or claims) per streaming call")
+    stream_window: int = Field(8, ge=1, le=256, description="messages of one stream processed at once (read-ahead)")
+    max_streams: int = Field(64, ge=1, description="streaming calls open at once; more get RESOURCE_EXHAUSTED")
+    workers: int = Field(4, ge=1, le=64, description="threads running model work")
+    max_queue: int = Field(64, ge=0, description="unary calls waiting for a worker; more get RESOURCE_EXHAUSTED")
+    grace_seconds: float = Field(10.0, ge=0.0, description="how long in-flight calls may finish after SIGTERM")
+    tls_cert: Path | None = Field(None, description="PEM server certificate chain; with tls_key enables TLS")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    tls_client_ca: Path | None = Field(None, description="PEM CA bundle; when set, clients must present a cert (mTLS)")
+    tokens: SecretStr = Field(SecretStr(""), description="bearer tokens, 'TOKEN ROLE' entries separated by , or ;")
+    tokens_file: Path | None = Field(None, description="file with one 'TOKEN ROLE' line per token (role read|write)")
+    metrics_addr: str = Field("", description="host:port for the Prometheus /metrics endpoint; empty = off")
+    log_format: Literal["text", "json"] = Field("text", description="text, or json: one JSON object per line")

@@ -88,6 +88,7 @@ class Detector:
         validate.documents(documents, self.limits)
         claims = [split_claims(doc.text) for doc in documents]
         flat = [claim.text for doc_claims in claims for claim in doc_claims]
+        validate.claim_count("documents", len(flat), self.limits)
         vectors = self.embedder.embed(flat)
         per_doc = []
         offset = 0
@@ -152,6 +153,7 @@ class Detector:
         validate.text("text", query.text, self.limits.max_claim_chars)
         validate.source_id("source.source_id", query.source.source_id)
         claims = split_claims(query.text) or [ClaimText(query.text.strip(), 0, len(query.text.strip()))]
+        validate.claim_count("text", len(claims), self.limits)
         vectors = self.embedder.embed([c.text for c in claims])
         flt = SearchFilter(
             exclude_source=query.source.source_id,

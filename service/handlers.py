@@ -1,37 +1,48 @@
-"""gRPC handlers: translate messages, run the pipeline off the event loop, map errors to statuses.
+"""gRPC handlers: translate messages, run the pipeline on the bounded work queue, map errors to statuses.
 
-Domain errors become one status code each (the table lives in ``errors.py``); anything else is
-logged with its stack trace and answered with INTERNAL and no details, so callers never see one.
+Domain errors become one status code each (the table is ``_STATUS`` below, documented in
+``errors.py``); anything else is logged with its stack trace and answered with INTERNAL and no
+details, so callers never see one. Requests arrive through ``wire.decoder``: one that did not
+decode is a ``wire.Malformed`` and is answered with INVALID_ARGUMENT naming the field.
+
+Every call's deadline is checked before its work is queued and again when a worker picks it up;
+a call whose caller gave up while it was queued is dropped without running (grpc cancels the
+handler, which leaves the queue).
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, Protocol, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
-from contra.service import convert
+from contra.service import convert, flow, validate, wire
 from contra.service.detector import Detector
 from contra.service.errors import ContraError, InvalidInput, NotFound, NotReady, Overloaded
+from contra.service.limits import Deadline, DeadlineExceeded, StreamLimits, StreamSlots, WorkQueue
+from contra.service.metrics import Metrics
 from contra.v1 import contra_pb2 as pb
-from contra.v1 import contra_pb2_grpc
 
 LOG = logging.getLogger(__name__)
 
-P = ParamSpec("P")
 Context = grpc.aio.ServicerContext[Any, Any]
 T = TypeVar("T")
+Q = TypeVar("Q", bound=Message)
+
+MAX_ONLY_SOURCES = 1_000
+MAX_TAG_CHARS = 200
+MAX_OUTLET_CHARS = 200
 
 _STATUS: list[tuple[type[ContraError], grpc.StatusCode]] = [
     (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (NotReady, grpc.StatusCode.UNAVAILABLE),
     (Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
 ]
 
 
@@ -42,11 +53,14 @@ def status_for(error: ContraError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-class ContraServicer(contra_pb2_grpc.ContraServiceServicer):  # type: ignore[misc]
-    """Holds no domain logic: every method is convert -> detector -> convert."""
+class ContraServicer:
+    """Holds no domain logic: every method is convert -> queue(detector) -> convert."""
 
-    def __init__(self, executor: ThreadPoolExecutor) -> None:
-        self._executor = executor
+    def __init__(self, queue: WorkQueue, streams: StreamSlots, stream_limits: StreamLimits, metrics: Metrics) -> None:
+        self._queue = queue
+        self._streams = streams
+        self._stream_limits = stream_limits
+        self._metrics = metrics
         self._detector: Detector | None = None
 
     def attach(self, detector: Detector) -> None:
@@ -59,55 +73,63 @@ class ContraServicer(contra_pb2_grpc.ContraServiceServicer):  # type: ignore[mis
             raise NotReady("contra is still loading its models and index; retry shortly")
         return self._detector
 
-    async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+    # Unary calls -------------------------------------------------------------------------------
 
-    async def Ingest(self, request: pb.IngestRequest, context: Context) -> pb.IngestResponse:
-        return await _guard(context, self._ingest(request))
+    async def Ingest(self, request: pb.IngestRequest | wire.Malformed, context: Context) -> pb.IngestResponse:
+        return await _guard(context, self._ingest(request, Deadline.of(context)))
 
-    async def _ingest(self, request: pb.IngestRequest) -> pb.IngestResponse:
+    async def _ingest(self, raw: pb.IngestRequest | wire.Malformed, deadline: Deadline) -> pb.IngestResponse:
+        request = wire.valid(raw)
         documents = convert.documents_from_pb(request)
-        results = await self._run(self.detector.ingest, documents)
-        return pb.IngestResponse(
-            documents=[
-                pb.IngestedDocument(document_id=r.document_id, claim_ids=r.claim_ids, duplicates=r.duplicates)
-                for r in results
-            ]
-        )
+        _check_outlets(request.documents, "documents")
+        results = await self._queue.run("Ingest", deadline, self.detector.ingest, documents)
+        self._metrics.batch_size.labels("Ingest").observe(len(documents))
+        return pb.IngestResponse(documents=[_ingested_to_pb(r) for r in results])
 
-    async def Check(self, request: pb.CheckRequest, context: Context) -> pb.CheckResponse:
-        return await _guard(context, self._check(request))
+    async def Check(self, request: pb.CheckRequest | wire.Malformed, context: Context) -> pb.CheckResponse:
+        return await _guard(context, self._check(request, Deadline.of(context), self._queue.run))
 
-    async def _check(self, request: pb.CheckRequest) -> pb.CheckResponse:
+    async def _check(self, raw: pb.CheckRequest | wire.Malformed, deadline: Deadline, run: Runner) -> pb.CheckResponse:
+        request = wire.valid(raw)
         query = convert.check_from_pb(request)
-        result = await self._run(self.detector.check, query)
+        _check_only_sources(request.only_sources)
+        result = await run("Check", deadline, self.detector.check, query)
+        self._metrics.batch_size.labels("Check").observe(result.candidates)
         return pb.CheckResponse(
             conflicts=[convert.conflict_to_pb(c, query) for c in result.conflicts],
             candidates=result.candidates,
         )
 
-    async def JudgePair(self, request: pb.JudgePairRequest, context: Context) -> pb.JudgePairResponse:
-        return await _guard(context, self._judge_pair(request))
+    async def JudgePair(self, request: pb.JudgePairRequest | wire.Malformed, context: Context) -> pb.JudgePairResponse:
+        return await _guard(context, self._judge_pair(request, Deadline.of(context)))
 
-    async def _judge_pair(self, request: pb.JudgePairRequest) -> pb.JudgePairResponse:
+    async def _judge_pair(self, raw: pb.JudgePairRequest | wire.Malformed, deadline: Deadline) -> pb.JudgePairResponse:
+        request = wire.valid(raw)
         a_date = convert.date_from_pb("a_date", request.a_date)
         b_date = convert.date_from_pb("b_date", request.b_date)
-        verdict = await self._run(self.detector.judge_pair, request.a, request.b, a_date, b_date)
+        verdict = await self._queue.run(
+            "JudgePair", deadline, self.detector.judge_pair, request.a, request.b, a_date, b_date
+        )
         return pb.JudgePairResponse(verdict=convert.verdict_to_pb(verdict))
 
-    async def DeleteSource(self, request: pb.DeleteSourceRequest, context: Context) -> pb.DeleteSourceResponse:
-        return await _guard(context, self._delete_source(request))
+    async def DeleteSource(
+        self, request: pb.DeleteSourceRequest | wire.Malformed, context: Context
+    ) -> pb.DeleteSourceResponse:
+        return await _guard(context, self._delete_source(request, Deadline.of(context)))
 
-    async def _delete_source(self, request: pb.DeleteSourceRequest) -> pb.DeleteSourceResponse:
-        deleted = await self._run(self.detector.delete_source, request.source_id)
+    async def _delete_source(
+        self, raw: pb.DeleteSourceRequest | wire.Malformed, deadline: Deadline
+    ) -> pb.DeleteSourceResponse:
+        request = wire.valid(raw)
+        deleted = await self._queue.run("DeleteSource", deadline, self.detector.delete_source, request.source_id)
         return pb.DeleteSourceResponse(documents_deleted=deleted.documents, claims_deleted=deleted.claims)
 
-    async def Stats(self, request: pb.StatsRequest, context: Context) -> pb.StatsResponse:
-        return await _guard(context, self._stats())
+    async def Stats(self, request: pb.StatsRequest | wire.Malformed, context: Context) -> pb.StatsResponse:
+        return await _guard(context, self._stats(request, Deadline.of(context)))
 
-    async def _stats(self) -> pb.StatsResponse:
-        stats = await self._run(self.detector.stats)
+    async def _stats(self, raw: pb.StatsRequest | wire.Malformed, deadline: Deadline) -> pb.StatsResponse:
+        wire.valid(raw)
+        stats = await self._queue.run("Stats", deadline, self.detector.stats)
         return pb.StatsResponse(
             sources=stats.sources,
             documents=stats.documents,
@@ -122,6 +144,102 @@ class ContraServicer(contra_pb2_grpc.ContraServiceServicer):  # type: ignore[mis
             ],
         )
 
+    # Streams -----------------------------------------------------------------------------------
+
+    def CheckStream(
+        self, requests: AsyncIterable[pb.CheckStreamRequest | wire.Malformed], context: Context
+    ) -> AsyncIterator[pb.CheckStreamResponse]:
+        return _guard_stream(context, self._check_stream(requests, Deadline.of(context)))
+
+    async def _check_stream(
+        self, requests: AsyncIterable[pb.CheckStreamRequest | wire.Malformed], deadline: Deadline
+    ) -> AsyncIterator[pb.CheckStreamResponse]:
+        with self._streams.hold():
+            self.detector  # noqa: B018 - UNAVAILABLE before anything is read while loading
+
+            async def one(item: tuple[int, pb.CheckStreamRequest]) -> pb.CheckStreamResponse:
+                index, request = item
+                with _located(f"requests[{index}].check."):
+                    result = await self._check(request.check, deadline, self._queue.run_waiting)
+                return pb.CheckStreamResponse(tag=request.tag, index=index, result=result)
+
+            numbered = _numbered(requests, self._stream_limits.max_messages)
+            async for answer in flow.ordered(numbered, one, self._stream_limits.window):
+                yield answer
+
+    def IngestStream(
+        self, requests: AsyncIterable[pb.IngestStreamRequest | wire.Malformed], context: Context
+    ) -> AsyncIterator[pb.IngestStreamResponse]:
+        return _guard_stream(context, self._ingest_stream(requests, Deadline.of(context)))
+
+    async def _ingest_stream(
+        self, requests: AsyncIterable[pb.IngestStreamRequest | wire.Malformed], deadline: Deadline
+    ) -> AsyncIterator[pb.IngestStreamResponse]:
+        with self._streams.hold():
+            detector = self.detector
+
+            async def one(item: tuple[int, pb.IngestStreamRequest]) -> pb.IngestStreamResponse:
+                index, request = item
+                with _located(f"requests[{index}].", rename=("documents[0]", "document")):
+                    wrapped = pb.IngestRequest(documents=[request.document])
+                    documents = convert.documents_from_pb(wrapped)
+                    _check_outlets(wrapped.documents, "documents")
+                    results = await self._queue.run_waiting("IngestStream", deadline, detector.ingest, documents)
+                return pb.IngestStreamResponse(tag=request.tag, index=index, document=_ingested_to_pb(results[0]))
+
+            numbered = _numbered(requests, self._stream_limits.max_messages)
+            async for answer in flow.ordered(numbered, one, self._stream_limits.window):
+                yield answer
+
+
+class Runner(Protocol):
+    """The shape of ``WorkQueue.run`` (refuse when full) and ``run_waiting`` (wait)."""
+
+    def __call__(self, name: str, deadline: Deadline, fn: Callable[..., T], /, *args: Any) -> Awaitable[T]: ...
+
+
+def _ingested_to_pb(result: Any) -> pb.IngestedDocument:
+    return pb.IngestedDocument(document_id=result.document_id, claim_ids=result.claim_ids, duplicates=result.duplicates)
+
+
+def _check_only_sources(values: Any) -> None:
+    if len(values) > MAX_ONLY_SOURCES:
+        raise InvalidInput("only_sources", f"{len(values)} entries; the limit is {MAX_ONLY_SOURCES}")
+    for i, value in enumerate(values):
+        validate.source_id(f"only_sources[{i}]", value)
+
+
+def _check_outlets(documents: Any, field: str) -> None:
+    for i, doc in enumerate(documents):
+        if len(doc.source.outlet) > MAX_OUTLET_CHARS:
+            raise InvalidInput(f"{field}[{i}].source.outlet", f"is longer than {MAX_OUTLET_CHARS} characters")
+
+
+@contextlib.contextmanager
+def _located(prefix: str, rename: tuple[str, str] | None = None) -> Iterator[None]:
+    """Re-raises ``InvalidInput`` with the field placed inside a stream message, e.g. requests[3].check.text."""
+    try:
+        yield
+    except InvalidInput as exc:
+        field = exc.field
+        if rename is not None and field.startswith(rename[0]):
+            field = rename[1] + field[len(rename[0]) :]
+        raise InvalidInput(prefix + field, exc.problem) from None
+
+
+async def _numbered(requests: AsyncIterable[Q | wire.Malformed], limit: int) -> AsyncIterator[tuple[int, Q]]:
+    """Stream messages with their positions; a malformed one or one too many ends the stream."""
+    index = 0
+    async for request in requests:
+        if index >= limit:
+            raise InvalidInput("requests", f"more than {limit} messages in one stream (CONTRA_MAX_STREAM_MESSAGES)")
+        valid = wire.valid(request, prefix=f"requests[{index}].")
+        tag = getattr(valid, "tag", "")
+        if len(tag) > MAX_TAG_CHARS:
+            raise InvalidInput(f"requests[{index}].tag", f"is longer than {MAX_TAG_CHARS} characters")
+        yield index, valid
+        index += 1
+
 
 async def _guard(context: Context, work: Awaitable[T]) -> T:
     """Run a handler body; turn domain errors into their status and hide everything else."""
@@ -133,3 +251,15 @@ async def _guard(context: Context, work: Awaitable[T]) -> T:
         LOG.exception("unhandled error in handler")
         await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
     raise AssertionError("unreachable: context.abort raises")
+
+
+async def _guard_stream(context: Context, answers: AsyncIterator[T]) -> AsyncIterator[T]:
+    """``_guard`` for a streaming handler: answers pass through until the first error."""
+    try:
+        async for answer in answers:
+            yield answer
+    except ContraError as exc:
+        await context.abort(status_for(exc), str(exc))
+    except Exception:
+        LOG.exception("unhandled error in streaming handler")
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")

@@ -23,6 +23,13 @@ class Limits:
     max_text_chars: int = 100_000
     max_claim_chars: int = 2_000
     max_documents: int = 1_000
+    max_claims: int = 10_000
+
+
+def claim_count(field: str, count: int, limits: Limits) -> None:
+    """Claims are counted after splitting, since one short text can hold many sentences."""
+    if count > limits.max_claims:
+        raise InvalidInput(field, f"splits into {count} claims; the limit is {limits.max_claims} per request")
 
 
 def text(field: str, value: str, max_chars: int) -> str:

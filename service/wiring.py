@@ -50,4 +50,5 @@ def limits(settings: Settings) -> Limits:
         max_text_chars=settings.max_text_chars,
         max_claim_chars=settings.max_claim_chars,
         max_documents=settings.max_documents_per_request,
+        max_claims=settings.max_claims_per_request,
     )

@@ -40,3 +40,11 @@ def test_documents_name_the_bad_one() -> None:
         validate.documents([], limits)
     with pytest.raises(InvalidInput, match="whitespace"):
         validate.source_id("source", " padded ")
+
+
+def test_claim_count_is_checked_after_splitting() -> None:
+    limits = validate.Limits(max_claims=3)
+    validate.claim_count("text", 3, limits)
+    with pytest.raises(InvalidInput) as err:
+        validate.claim_count("text", 4, limits)
+    assert err.value.field == "text" and "4 claims" in str(err.value) and "limit is 3" in str(err.value)
