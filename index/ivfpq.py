@@ -1,12 +1,17 @@
 """Inverted lists of product-quantised codes (IVF-PQ), re-ranked with finer scalar-quantised codes.
 
-Memory is the point: a 384-dimensional claim costs 48 bytes of PQ code, 8 bytes of id and 288 bytes of
-6-bit re-ranking code, about a fifth of a float32 vector (1,536 bytes). PQ scores alone are too coarse
-for a good top 10 (recall@10 about 0.67 on MiniLM embeddings), so each search fetches ``k * k_factor``
-candidates by PQ score and re-orders them by their 6-bit codes, whose cosines are off by 0.002 (standard
-deviation) on MiniLM embeddings. That costs about 1.5 points of recall@10 against exact re-ranking;
-``refine_bits=8`` wins them back at 28 % instead of 22 % of flat's memory. The re-ranking codes sit in a
-dense array indexed by claim id, so ids that were deleted still cost their row.
+Memory is the point. PQ scores alone are too coarse for a good top 10 (recall@10 about 0.67 on MiniLM
+embeddings), so each search fetches ``k * k_factor`` candidates by PQ score and re-orders them by a finer
+score, from one of two sources:
+
+* ``vectors`` given (``open_index`` passes ``ClaimStore.vectors_by_id``): the exact float32 vectors of the
+  candidates, read from the store. A claim then costs 48 bytes of PQ code and 8 bytes of id in memory,
+  under 4 % of a float32 vector (1,536 bytes), and the ranking is exact; each search reads
+  ``k * k_factor`` rows from SQLite (page cache), which adds about a millisecond.
+* no ``vectors`` (a self-contained index): 6-bit scalar-quantised codes kept in memory, 288 more bytes
+  a claim (22 % of flat in all). Their cosines are off by 0.002 (standard deviation) on MiniLM
+  embeddings, which loses recall where neighbours are that close; ``refine_bits=8`` (28 % of flat) wins
+  most of it back. The codes sit in a dense array indexed by claim id, so deleted ids keep their row.
 
 IVF-PQ must be trained (k-means for the lists and the PQ codebooks) on at least ``min_train`` vectors.
 Until it has seen that many, claims sit in an exact staging area (a flat index) that searches use; the
@@ -21,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -35,6 +41,10 @@ STAGING_FILE = "staging.faiss"
 IVF_FILE = "ivf.faiss"
 REFINE_FILE = "refine.faiss"
 CODES_FILE = "codes.npy"
+
+#: Exact vectors by claim id, ``(len(ids), d)`` float32 with a zero row for an unknown id
+#: (``ClaimStore.vectors_by_id``).
+VectorLookup = Callable[[np.ndarray], np.ndarray]
 
 _REFINE_TYPES = {
     4: faiss.ScalarQuantizer.QT_4bit,
@@ -70,8 +80,9 @@ class IVFPQIndex(ClaimIndex):
         nlist: int = 0,
         m: int = 0,
         nprobe: int = 0,
-        k_factor: int = 10,
+        k_factor: int = 16,
         refine_bits: int = 6,
+        vectors: VectorLookup | None = None,
         min_train: int = 10_000,
         max_train: int = 200_000,
     ) -> None:
@@ -88,6 +99,7 @@ class IVFPQIndex(ClaimIndex):
         self.nprobe = nprobe
         self.k_factor = k_factor
         self.refine_bits = refine_bits
+        self._vectors = vectors
         self.min_train = min_train
         self.max_train = max_train
         self._staging: faiss.IndexIDMap2 | None = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
@@ -103,6 +115,7 @@ class IVFPQIndex(ClaimIndex):
             "nprobe": self.nprobe,
             "k_factor": self.k_factor,
             "refine_bits": self.refine_bits,
+            "exact_rerank": self._vectors is not None,
             "min_train": self.min_train,
             "max_train": self.max_train,
             "trained": self._ivf is not None,
@@ -164,7 +177,8 @@ class IVFPQIndex(ClaimIndex):
         codes = np.zeros((0, refine.sa_code_size()), dtype=np.uint8)
         if len(ids):
             ivf.add_with_ids(vectors, ids)
-            codes = _put_rows(codes, ids, refine.sa_encode(vectors))
+            if self._vectors is None:
+                codes = _put_rows(codes, ids, refine.sa_encode(vectors))
         with self._rw.write():
             self.nlist = nlist
             self.nprobe = self.nprobe or default_nprobe(nlist)
@@ -194,7 +208,8 @@ class IVFPQIndex(ClaimIndex):
             return
         assert self._refine is not None
         self._ivf.add_with_ids(vectors, ids)
-        self._codes = _put_rows(self._codes, ids, self._refine.sa_encode(vectors))
+        if self._vectors is None:
+            self._codes = _put_rows(self._codes, ids, self._refine.sa_encode(vectors))
 
     def _remove(self, ids: np.ndarray) -> None:
         target = self._ivf if self._ivf is not None else self._staging
@@ -216,10 +231,15 @@ class IVFPQIndex(ClaimIndex):
         return self._rerank(queries, candidates, k)
 
     def _rerank(self, queries: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``k`` candidates by exact stored vectors (when given) or by their 6-bit codes."""
         assert self._refine is not None
         n, width = candidates.shape
         valid = candidates >= 0
-        decoded = self._refine.sa_decode(self._codes[np.where(valid, candidates, 0).ravel()])
+        if self._vectors is not None:
+            decoded = self._vectors(candidates.ravel())
+            valid &= decoded.any(axis=1).reshape(n, width)  # deleted from the store meanwhile
+        else:
+            decoded = self._refine.sa_decode(self._codes[np.where(valid, candidates, 0).ravel()])
         scores = np.einsum("nkd,nd->nk", decoded.reshape(n, width, self.dimension), queries)
         scores[~valid] = -np.inf
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
@@ -265,11 +285,15 @@ class IVFPQIndex(ClaimIndex):
             nlist=int(params.get("nlist", 0)),
             m=int(params.get("m", 0)),
             nprobe=int(params.get("nprobe", 0)),
-            k_factor=int(params.get("k_factor", 10)),
+            k_factor=int(params.get("k_factor", 16)),
             refine_bits=int(params.get("refine_bits", 6)),
+            vectors=params.get("vectors"),
             min_train=int(params.get("min_train", 10_000)),
             max_train=int(params.get("max_train", 200_000)),
         )
+        if bool(params.get("exact_rerank", False)) != (index._vectors is not None):
+            saved = "exact vectors" if params.get("exact_rerank") else "6-bit codes"
+            raise ValueError(f"the snapshot re-ranks with {saved}, which this index is not set up for")
         if not params.get("trained", False):
             staging = faiss.read_index(str(directory / STAGING_FILE))
             if not isinstance(staging, faiss.IndexIDMap2) or staging.d != dimension:
@@ -283,11 +307,13 @@ class IVFPQIndex(ClaimIndex):
             raise ValueError(f"{directory / IVF_FILE} is not a {dimension}-dimensional IVF{index.nlist} PQ index")
         if not isinstance(refine, faiss.IndexScalarQuantizer) or refine.d != dimension:
             raise ValueError(f"{directory / REFINE_FILE} is not a {dimension}-dimensional scalar quantizer")
-        if codes.dtype != np.uint8 or codes.ndim != 2 or codes.shape[1] != refine.sa_code_size():
+        if index._vectors is None and (
+            codes.dtype != np.uint8 or codes.ndim != 2 or codes.shape[1] != refine.sa_code_size()
+        ):
             raise ValueError(f"{directory / CODES_FILE} does not hold {refine.sa_code_size()}-byte codes")
         index._ivf, index._refine, index._codes, index._staging = ivf, refine, codes, None
         ids = index._stored_ids()
-        if len(ids) and ids.max() >= len(codes):
+        if index._vectors is None and len(ids) and ids.max() >= len(codes):
             raise ValueError(f"{directory / CODES_FILE} lacks codes for claim ids up to {ids.max()}")
         return index
 
@@ -303,7 +329,7 @@ class IVFPQIndex(ClaimIndex):
 
 def default_nprobe(nlist: int) -> int:
     """Lists searched per query: enough for recall@10 >= 0.95 on sentence embeddings (see bench_index)."""
-    return int(min(nlist, max(64, nlist // 16)))
+    return int(min(nlist, max(64, nlist // 32)))
 
 
 #: The dense code array grows by a quarter, but by at most this many rows (18 MB at 288 bytes a row).

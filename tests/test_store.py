@@ -106,6 +106,17 @@ def test_vectors_come_back_as_unit_float32_in_id_order(store: ClaimStore, texts:
     assert store.vectors_for([scaled[0].claim_ids[0], first, 12345]).ids.tolist() == [first, scaled[0].claim_ids[0]]
 
 
+def test_vectors_by_id_keeps_the_order_asked_for(store: ClaimStore, texts: Texts) -> None:
+    [result] = ingest(store, texts, make_doc("a", ["First vector claim.", "Second vector claim."]))
+    first, second = result.claim_ids
+    got = store.vectors_by_id(np.array([second, -1, 999, first, second]))
+    assert got.shape == (5, DIM) and got.dtype == np.float32
+    np.testing.assert_allclose(got[0], texts.vector("Second vector claim."), rtol=1e-6)
+    np.testing.assert_allclose(got[3], texts.vector("First vector claim."), rtol=1e-6)
+    np.testing.assert_array_equal(got[4], got[0])
+    assert not got[1].any() and not got[2].any()  # unknown ids read as zero rows
+
+
 def test_reingesting_a_document_is_idempotent(store: ClaimStore, texts: Texts) -> None:
     doc = make_doc("ap", ["First claim of the story.", "Second claim of the story."])
     [first] = ingest(store, texts, doc)

@@ -334,8 +334,17 @@ def test_searches_run_while_claims_are_added(batch: VectorBatch, queries: np.nda
 STORED = 3000
 
 
-def options(kind: str) -> dict[str, int] | None:
-    return SMALL if kind == "ivfpq" else None
+#: What the snapshot tests open: IVF-PQ over a store re-ranks with the store's vectors, "ivfpq-codes" with
+#: its own 6-bit codes.
+VARIANTS = ["flat", "hnsw", "ivfpq", "ivfpq-codes"]
+
+
+def kind_of(variant: str) -> str:
+    return variant.split("-")[0]
+
+
+def options(variant: str) -> dict[str, object] | None:
+    return {"ivfpq": SMALL, "ivfpq-codes": {**SMALL, "vectors": None}}.get(variant)
 
 
 def fill_store(store: ClaimStore, batch: VectorBatch, start: int, stop: int) -> None:
@@ -359,18 +368,18 @@ def template(tmp_path_factory: pytest.TempPathFactory, batch: VectorBatch) -> Pa
 
 
 @pytest.fixture(scope="module")
-def snapshots(tmp_path_factory: pytest.TempPathFactory, template: Path) -> dict[str, tuple[Path, ClaimIndex]]:
-    """A saved snapshot of each kind over the template store, with the index that was saved."""
+def snapshots(tmp_path_factory: pytest.TempPathFactory, template: Path) -> Iterator[dict[str, tuple[Path, ClaimIndex]]]:
+    """A saved snapshot of each variant over the template store, with the index that was saved."""
     work = tmp_path_factory.mktemp("snapshots")
     shutil.copy(template, work / "claims.sqlite3")
     store = ClaimStore(work / "claims.sqlite3", DIM)
     out: dict[str, tuple[Path, ClaimIndex]] = {}
-    for kind in KINDS:
-        index = open_index(store, work / kind, kind, DIM, EMBEDDER, options(kind))
-        index.save(work / kind, store.max_claim_id(), EMBEDDER)
-        out[kind] = (work / kind, index)
+    for variant in VARIANTS:
+        index = open_index(store, work / variant, kind_of(variant), DIM, EMBEDDER, options(variant))
+        index.save(work / variant, store.max_claim_id(), EMBEDDER)
+        out[variant] = (work / variant, index)
+    yield out
     store.close()
-    return out
 
 
 @pytest.fixture
@@ -392,47 +401,53 @@ def reference_results(store: ClaimStore, queries: np.ndarray, flt: SearchFilter)
     return ids_of(reference.search(queries, 10, flt))
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_snapshot_round_trip(
-    kind: str,
+    variant: str,
     snapshots: dict[str, tuple[Path, ClaimIndex]],
     store: ClaimStore,
     tmp_path: Path,
     queries: np.ndarray,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    saved = snapshots[kind][1]
+    kind = kind_of(variant)
+    saved = snapshots[variant][1]
     assert len(saved) == STORED and saved.kind == kind and not saved.needs_training
-    snap = snapshot_copy(snapshots, kind, tmp_path)
+    snap = snapshot_copy(snapshots, variant, tmp_path)
     manifest = read_manifest(snap)
     assert (manifest.kind, manifest.dimension, manifest.embedder) == (kind, DIM, EMBEDDER)
     assert (manifest.last_claim_id, manifest.count) == (store.max_claim_id(), STORED)
     assert manifest.created and manifest.contra_version and manifest.faiss_version
     with caplog.at_level(logging.INFO, logger="contra.index"):
-        loaded = open_index(store, snap, kind, DIM, EMBEDDER, options(kind))
+        loaded = open_index(store, snap, kind, DIM, EMBEDDER, options(variant))
     assert [r.levelname for r in caplog.records] == ["INFO"]
     assert "snapshot loaded" in caplog.records[0].getMessage()
     assert len(loaded) == STORED
     flt = SearchFilter(exclude_source="src2")
-    assert loaded.search(queries, 10, flt) == saved.search(queries, 10, flt)
+    got = loaded.search(queries, 10, flt)
+    assert got == saved.search(queries, 10, flt)
+    # exact re-ranking from the store leaves only the PQ candidate stage approximate
+    expected = {"flat": 1.0, "hnsw": 0.9, "ivfpq": 0.97, "ivfpq-codes": 0.9}[variant]
+    assert recall(ids_of(got), reference_results(store, queries, flt)) >= expected
     loaded.save(snap, store.max_claim_id(), EMBEDDER)  # a second save replaces the first
     assert len(list(snap.glob("snap-*"))) == 1 and read_manifest(snap).folder != manifest.folder
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_snapshot_catches_up_with_the_store(
-    kind: str,
+    variant: str,
     snapshots: dict[str, tuple[Path, ClaimIndex]],
     store: ClaimStore,
     batch: VectorBatch,
     tmp_path: Path,
     queries: np.ndarray,
 ) -> None:
-    snap = snapshot_copy(snapshots, kind, tmp_path)
+    kind = kind_of(variant)
+    snap = snapshot_copy(snapshots, variant, tmp_path)
     fill_store(store, batch, STORED, STORED + 500)  # added after the snapshot
     deleted = store.delete_source("src4")  # deleted after the snapshot
     assert deleted.claim_ids
-    loaded = open_index(store, snap, kind, DIM, EMBEDDER, options(kind))
+    loaded = open_index(store, snap, kind, DIM, EMBEDDER, options(variant))
     assert len(loaded) == store.counts()[2] == STORED + 500 - len(deleted.claim_ids)
     expected_ids = np.concatenate([b.ids for b in store.iter_vectors()])
     if kind != "hnsw":  # HNSW keeps removed ids in its graph until a quarter of it is dead
@@ -467,12 +482,12 @@ def damage_manifest_fields(snap: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "damage"),
-    [(kind, damage) for kind in KINDS for damage in (damage_truncate, damage_truncate_quietly)]
+    ("variant", "damage"),
+    [(variant, damage) for variant in VARIANTS for damage in (damage_truncate, damage_truncate_quietly)]
     + [("flat", damage_manifest), ("flat", damage_manifest_fields)],
 )
 def test_damaged_snapshot_is_rebuilt_with_a_warning(
-    kind: str,
+    variant: str,
     damage: Callable[[Path], None],
     snapshots: dict[str, tuple[Path, ClaimIndex]],
     store: ClaimStore,
@@ -480,10 +495,11 @@ def test_damaged_snapshot_is_rebuilt_with_a_warning(
     queries: np.ndarray,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    snap = snapshot_copy(snapshots, kind, tmp_path)
+    kind = kind_of(variant)
+    snap = snapshot_copy(snapshots, variant, tmp_path)
     damage(snap)
     with caplog.at_level(logging.WARNING, logger="contra.index"):
-        index = open_index(store, snap, kind, DIM, EMBEDDER, options(kind))
+        index = open_index(store, snap, kind, DIM, EMBEDDER, options(variant))
     assert [r.levelname for r in caplog.records] == ["WARNING"]
     assert "rebuilding from the store" in caplog.records[0].getMessage()
     assert len(index) == STORED and index.kind == kind
@@ -537,3 +553,13 @@ def test_promoted_copies_reach_the_index(tmp_path: Path, batch: VectorBatch) -> 
     assert promoted.claim_id == deleted.promoted_ids[0] != original.claim_id
     assert index.search(batch.vectors[:1], 5, SearchFilter(exclude_source="local")) == [[]]
     store.close()
+
+
+def test_ivfpq_snapshot_with_the_other_reranking_is_rebuilt(
+    snapshots: dict[str, tuple[Path, ClaimIndex]], store: ClaimStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    snap = snapshot_copy(snapshots, "ivfpq-codes", tmp_path)
+    with caplog.at_level(logging.WARNING, logger="contra.index"):
+        index = open_index(store, snap, "ivfpq", DIM, EMBEDDER, SMALL)  # asks for the store's vectors
+    assert len(caplog.records) == 1 and "re-ranks with 6-bit codes" in caplog.records[0].getMessage()
+    assert index.params()["exact_rerank"] and len(index) == STORED
