@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 PROTO_SRC := proto/contra/v1/contra.proto
 PROTO_OUT := src/contra/v1/contra_pb2.py
 
-.PHONY: all setup browser run test test-load lint proto train-nli eval-nli eval bench bench-index clean
+.PHONY: all setup browser run test test-load lint proto train-nli eval-nli eval bench bench-index bench-compare clean
 
 all: setup
 
@@ -79,6 +79,13 @@ eval: setup
 
 bench-index: setup
 	$(PY) bench/bench_index.py --sizes 100000,1000000
+
+# A 1,000-document compare job on this machine: throughput per stage (the README's batch figure).
+bench-compare: setup
+	mkdir -p var/bench-compare
+	$(PY) bench/compare_corpus.py var/bench-compare/docs.jsonl
+	$(VENV)/bin/contra compare var/bench-compare/docs.jsonl --out var/bench-compare/conflicts.jsonl \
+	  --html var/bench-compare/report.html
 
 clean:
 	rm -rf $(VENV) build src/contra/v1 node_modules .mypy_cache .ruff_cache .pytest_cache
