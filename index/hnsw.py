@@ -10,6 +10,9 @@ Known weakness: large groups of near-identical vectors fill each other's neighbo
 graph into islands. In ``bench/bench_index.py`` a 1M corpus made of 500 noisy copies of each of 2,000
 sentences gave recall@10 0.27; with 50 copies per sentence it behaves. Exact duplicates never reach the
 index (the store links them as copies), but a feed of lightly edited wire copy can come close.
+
+``ef_search`` defaults to 192: in ``make bench-index`` at 1M claims it gave recall@10 0.958 against
+flat (128 gave 0.927) with a query p99 under 10 ms on two shared cores.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ class HNSWIndex(ClaimIndex):
         *,
         m: int = 32,
         ef_construction: int = 80,
-        ef_search: int = 128,
+        ef_search: int = 192,
         max_dead_fraction: float = 0.25,
         index: faiss.IndexIDMap2 | None = None,
     ) -> None:
@@ -168,7 +171,7 @@ class HNSWIndex(ClaimIndex):
             dimension,
             m=int(params.get("m", 32)),
             ef_construction=int(params.get("ef_construction", 80)),
-            ef_search=int(params.get("ef_search", 128)),
+            ef_search=int(params.get("ef_search", 192)),
             max_dead_fraction=float(params.get("max_dead_fraction", 0.25)),
             index=index,
         )

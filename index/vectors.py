@@ -13,7 +13,8 @@ Backends (all inner product over unit vectors, i.e. cosine similarity; all filte
 * fewer than ``AUTO_HNSW_FROM`` (50,000) claims: flat, since a scan of 50k vectors takes a few ms and
   is exact;
 * up to ``AUTO_IVFPQ_FROM`` (1,000,000): HNSW;
-* from then on IVF-PQ, which keeps memory at about a fifth of flat's (see ``bench/bench_index.py``).
+* from then on IVF-PQ, which holds under 5 % of flat's memory when it re-ranks from the store (see
+  ``bench/bench_index.py``).
 
 The choice is made when the index is opened; a corpus that grows past a threshold switches backend at
 the next start (the snapshot's kind no longer matches, so the index is rebuilt from the store).
