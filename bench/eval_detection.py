@@ -19,20 +19,22 @@ import os
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import numpy as np
+from fit_judge import fold_calibrations, full_judge, matrix, pair_inputs
 from rich.console import Console
 from rich.table import Table
 
+from contra.service.calibration import Calibration
 from contra.service.config import IndexKind, Settings
 from contra.service.domain import DocumentIn, Source, Verdict
-from contra.service.judge import Judge, PairInput
-from contra.service.nli import load_nli
-from contra.service.numbers import compare_figures
+from contra.service.judge import Judge
+from contra.service.numbers import FigureEvidence, figure_evidence
 
 REPO = Path(__file__).resolve().parent.parent
 KINDS = ("stance", "number", "date", "quantity")
@@ -125,19 +127,43 @@ def print_variant(name: str, result: dict[str, Any]) -> None:
 
 
 def judge_pairs(rows: list[dict[str, Any]], settings: Settings) -> dict[str, dict[str, Any]]:
-    nli = load_nli(settings.nli_model, batch_size=settings.nli_batch_size)
-    pairs = [PairInput(r["a"], r["b"], _date(r.get("a_date")), _date(r.get("b_date"))) for r in rows]
-    variants = {
-        "full judge": Judge(nli, compare_figures, threshold=settings.conflict_threshold),
-        "NLI alone": Judge(nli, None, threshold=settings.conflict_threshold),
-        "numbers alone": Judge(None, compare_figures, threshold=settings.conflict_threshold),
+    """Every variant judges the same pairs from one gathering of evidence (one NLI run both ways).
+
+    The calibrated judge is scored with 5-fold cross-validation: each pair is judged by a calibration
+    fitted without its fold (``bench/fit_judge.py``), so the figures are not in-sample. The shipped
+    calibration (fitted on all pairs) is shown too, for reference only."""
+    pairs = pair_inputs(rows)
+    start = time.perf_counter()
+    base = full_judge(settings)
+    evidence = base.evidence(pairs)
+    gather = time.perf_counter() - start
+    x = matrix(evidence)
+    y = np.array([r["label"] == "contradiction" for r in rows])
+    ruled = np.array([e.ruled_out for e in evidence])
+    shipped = Calibration.load()
+    c = float(shipped.meta.get("C", 0.1))
+    threshold = settings.conflict_threshold
+    cv_verdicts: list[Verdict | None] = [None] * len(rows)
+    for test, cal in fold_calibrations(x, y, ruled, c):
+        judge = Judge(base.nli, figure_evidence, threshold=threshold, calibration=cal)
+        for i, verdict in zip(test, judge.decide([pairs[i] for i in test], [evidence[i] for i in test]), strict=True):
+            cv_verdicts[i] = verdict
+    no_figures = [replace(e, figures=FigureEvidence(None)) for e in evidence]
+    no_nli = [replace(e, forward=(), backward=()) for e in evidence]
+    fixed = Judge(base.nli, figure_evidence, threshold=threshold)
+    variants: dict[str, list[Verdict]] = {
+        "full judge, calibrated (5-fold cross-validated)": [v for v in cv_verdicts if v is not None],
+        "full judge, shipped calibration (in-sample, reference only)": Judge(
+            base.nli, figure_evidence, threshold=threshold, calibration=shipped
+        ).decide(pairs, evidence),
+        "fixed rules (noisy-OR of figures and NLI, overlap gate)": fixed.decide(pairs, evidence),
+        "NLI alone": fixed.decide(pairs, no_figures),
+        "numbers alone": fixed.decide(pairs, no_nli),
     }
     results: dict[str, dict[str, Any]] = {}
-    for name, judge in variants.items():
-        start = time.perf_counter()
-        verdicts = judge.judge(pairs)
+    for name, verdicts in variants.items():
         results[name] = score_variant(rows, verdicts)
-        results[name]["seconds"] = time.perf_counter() - start
+        results[name]["seconds"] = gather
         results[name]["errors"] = [
             {
                 "id": r["id"],
@@ -178,33 +204,42 @@ def candidate_recall(corpus: Path, settings: Settings, ks: tuple[int, ...]) -> d
         console.print(
             f"corpus: {len(docs)} documents, {detector.stats().claims} claims, {len(links)} conflicting pairs"
         )
+        # One search per side at the largest k; a pair meets at k when the partner's rank is below k.
+        ranks_ab = [
+            _rank(detector, CheckQuery, link["a_sentence"], by_id[link["a_doc"]], link["b_sentence"], max(ks))
+            for link in links
+        ]
+        ranks_ba = [
+            _rank(detector, CheckQuery, link["b_sentence"], by_id[link["b_doc"]], link["a_sentence"], max(ks))
+            for link in links
+        ]
         results: dict[int, dict[str, float]] = {}
+        n = max(len(links), 1)
         for k in ks:
-            forward = backward = either = 0
-            for link in links:
-                a_doc, b_doc = by_id[link["a_doc"]], by_id[link["b_doc"]]
-                ab = _meets(detector, CheckQuery, link["a_sentence"], a_doc, link["b_sentence"], k)
-                ba = _meets(detector, CheckQuery, link["b_sentence"], b_doc, link["a_sentence"], k)
-                forward += ab
-                backward += ba
-                either += ab or ba
-            n = max(len(links), 1)
+            forward = sum(r < k for r in ranks_ab)
+            backward = sum(r < k for r in ranks_ba)
+            either = sum(min(a, b) < k for a, b in zip(ranks_ab, ranks_ba, strict=True))
             results[k] = {"a_finds_b": forward / n, "b_finds_a": backward / n, "either": either / n}
         detector.close()
     return results
 
 
-def _meets(detector: Any, query_cls: Any, sentence: str, doc: dict[str, Any], target: str, k: int) -> bool:
+def _rank(detector: Any, query_cls: Any, sentence: str, doc: dict[str, Any], target: str, k: int) -> float:
+    """Position of ``target`` among the candidates of ``sentence``'s Check, infinity when absent."""
     query = query_cls(text=sentence, source=Source(doc["source"]), published=_date(doc.get("date")), top_k=k)
     _, rows = detector.candidates(query)
-    return any(target in c.claim.text or c.claim.text in target for row in rows for c in row)
+    for row in rows:
+        for position, c in enumerate(row):
+            if target in c.claim.text or c.claim.text in target:
+                return float(position)
+    return float("inf")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=Path, default=REPO / "tests" / "data" / "pairs.jsonl")
     parser.add_argument("--corpus", type=Path, default=REPO / "tests" / "data" / "corpus")
-    parser.add_argument("--ks", default="10,20,50")
+    parser.add_argument("--ks", default="1,3,5,10,20,50")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     settings = Settings()

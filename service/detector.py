@@ -137,7 +137,15 @@ class Detector:
         meta: list[tuple[ClaimText, Candidate]] = []
         for claim, row in zip(claims, candidates, strict=True):
             for candidate in row:
-                pairs.append(PairInput(claim.text, candidate.claim.text, query.published, candidate.claim.published))
+                pairs.append(
+                    PairInput(
+                        claim.text,
+                        candidate.claim.text,
+                        query.published,
+                        candidate.claim.published,
+                        similarity=candidate.similarity,
+                    )
+                )
                 meta.append((claim, candidate))
         verdicts = self.judge.judge(pairs)
         conflicts = [

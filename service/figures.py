@@ -24,7 +24,7 @@ import datetime as dt
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
 
@@ -185,6 +185,9 @@ _UNIT_LIST: tuple[tuple[Unit, tuple[str, ...]], ...] = (
     (Unit("tonne", "mass", 1000.0), ("metric tons", "metric tonnes", "tonnes", "tonne", "tons", "ton")),
     (Unit("kg", "mass"), ("kilograms", "kilogrammes", "kilogram", "kilos", "kilo", "kg")),
     (Unit("g", "mass", 0.001), ("grams", "grammes", "gram")),
+    (Unit("mg", "mass", 1e-6), ("milligrams", "milligrammes", "milligram", "mg")),
+    (Unit("µg", "mass", 1e-9), ("micrograms", "microgram", "mcg", "µg")),
+    (Unit("ml", "volume", 0.001), ("millilitres", "milliliters", "millilitre", "milliliter", "ml")),
     (Unit("lb", "mass", 0.45359237), ("lbs", "lb")),
     (Unit("litre", "volume"), ("litres", "liters", "litre", "liter")),
     (Unit("m3", "volume", 1000.0), ("cubic metres", "cubic meters", "cubic metre", "cubic meter", "m3", "m³")),
@@ -334,6 +337,7 @@ _STOP = _words(
     "weeks day days month months time times"
 )
 _NOUN_SKIP = _words("more other additional new further extra fewer less")
+_DIMENSION_WORDS = _words("deep wide long high tall thick across away apart off below above ahead behind")
 _DETERMINERS = _words("the a an its their his her this that these those our")
 
 # --------------------------------------------------------------------------------------------------
@@ -464,7 +468,7 @@ _QUAL_BEFORE = re.compile(
     r"(?i:(?<![\w])(?P<q>about|around|roughly|approximately|approx\.|some|an\s+estimated|estimated|nearly|almost|"
     r"close\s+to|just\s+under|just\s+below|just\s+over|more\s+than|over|at\s+least|upwards\s+of|in\s+excess\s+of|"
     r"no\s+fewer\s+than|no\s+less\s+than|fewer\s+than|less\s+than|under|below|at\s+most|up\s+to|as\s+many\s+as|"
-    r"no\s+more\s+than|as\s+much\s+as|above|exceeding|another|a\s+further|an\s+additional|an\s+extra|by)"
+    r"no\s+more\s+than|as\s+much\s+as|above|exceeding|another|a\s+further|an\s+additional|an\s+extra|by\s+just|by\s+only|by)"
     r"|(?P<sym>[~<>≈]|>=|<=))\s*$"
 )
 _QUALIFIERS = {
@@ -492,7 +496,9 @@ _QUALIFIERS = {
         ("fewer than", "less than", "under", "below", "at most", "up to", "as many as", "no more than", "as much as"),
         Qualifier.AT_MOST,
     ),
-    **dict.fromkeys(("another", "a further", "an additional", "an extra", "by"), Qualifier.CHANGE),
+    **dict.fromkeys(
+        ("another", "a further", "an additional", "an extra", "by", "by just", "by only"), Qualifier.CHANGE
+    ),
     "~": Qualifier.ABOUT,
     "≈": Qualifier.ABOUT,
     ">": Qualifier.AT_LEAST,
@@ -518,6 +524,7 @@ _AGE_AFTER = re.compile(r"(?i:-year-old\b|\s+years?\s+old\b|-years?-old\b)")
 _AGE_BEFORE = re.compile(r"(?i:\baged\s*)$")
 _MAGNITUDE_BEFORE = re.compile(r"(?i:\bmagnitude(?:\s+of)?\s*)$")
 _AGO = re.compile(r"(?i:\s+ago\b)")
+_MINUS_BEFORE = re.compile(r"(?i:\bminus\s+)$")
 _OF_AFTER = re.compile(r"\s+of\b")
 _FUTURE_WORDS = _words("will due scheduled planned plans set expected next upcoming")
 _EVENT_AFTER = re.compile(r"(?i:\s+(?:of|since|in)\s+(?:the\s+|a\s+|an\s+|its\s+|their\s+)?(?P<event>[a-z][a-z-]+))")
@@ -537,7 +544,7 @@ def extract_figures(text: str, published: dt.date | None = None) -> list[Figure]
     if published is not None and not _EARLIEST <= published <= _LATEST:
         published = None  # a date at the calendar's edge cannot anchor "tomorrow" or "next Monday"
     scan = _Scan(text, published)
-    figures: list[Figure] = []
+    figures: list[Figure] = list(_ratios(scan))
     atoms: list[_Atom] = []
     if scan.runs:
         figures += _digit_dates(scan)
@@ -551,10 +558,80 @@ def extract_figures(text: str, published: dt.date | None = None) -> list[Figure]
             if figure is not None:
                 figures.append(figure)
     figures.sort(key=lambda f: (f.span.start, f.span.end))
-    return figures
+    return _join_compound_durations(text, figures)
+
+
+_COMPOUND_GAP = re.compile(r"(?:\s+|\s*,\s*|\s+and\s+)")
+
+
+def _join_compound_durations(text: str, figures: list[Figure]) -> list[Figure]:
+    """ "3 minutes 52 seconds", "2 hours and 10 minutes": one duration, in the larger unit."""
+    out: list[Figure] = []
+    for fig in figures:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.kind is FigureKind.QUANTITY
+            and fig.kind is FigureKind.QUANTITY
+            and UNITS[prev.unit].dimension == "time"
+            and UNITS[fig.unit].dimension == "time"
+            and UNITS[prev.unit].factor > UNITS[fig.unit].factor
+            and fig.qualifier is Qualifier.EXACT
+            and _COMPOUND_GAP.fullmatch(text, prev.span.end, fig.span.start)
+        ):
+            extra = fig.low * UNITS[fig.unit].factor / UNITS[prev.unit].factor
+            out[-1] = replace(
+                prev,
+                span=Span(prev.span.start, fig.span.end),
+                low=prev.low + extra,
+                high=prev.high + extra,
+                context=prev.context | fig.context,
+            )
+            continue
+        out.append(fig)
+    return out
 
 
 _EARLIEST, _LATEST = dt.date(2, 1, 1), dt.date(9998, 12, 31)
+_SMALL = "one|two|three|four|five|six|seven|eight|nine|ten"
+_RATIO = re.compile(
+    rf"(?i:\b(?P<n>{_SMALL}|\d{{1,3}})\s+(?:in|out\s+of)\s+(?P<d>{_SMALL}|\d{{1,3}})\b)(?!\s*(?:%|percent))"
+)
+
+
+def _ratios(scan: _Scan) -> Iterator[Figure]:
+    """ "one in five hospitals", "3 out of 10 voters": a share, compared as a percentage."""
+    text = scan.text
+    if " in " not in text and " out of " not in text:
+        return
+    for m in _RATIO.finditer(text):
+        n, d = _words_value(m["n"]) if not m["n"].isdigit() else float(m["n"]), None
+        d = _words_value(m["d"]) if not m["d"].isdigit() else float(m["d"])
+        if n is None or d is None or not 0 < n < d:
+            continue
+        start, end = m.start(), m.end()
+        q = _QUAL_BEFORE.search(text, max(0, start - 24), start)
+        qualifier = (
+            _QUALIFIERS.get(re.sub(r"\s+", " ", (q["q"] or q["sym"]).lower()), Qualifier.EXACT)
+            if q
+            else Qualifier.EXACT
+        )
+        if q is not None and qualifier is not Qualifier.CHANGE:
+            start = q.start()
+        scan.take(start, end)
+        value = 100.0 * n / d
+        yield Figure(
+            kind=FigureKind.PERCENT,
+            span=Span(start, end),
+            low=value,
+            high=value,
+            unit="percent",
+            noun=_head_noun(scan, end),
+            qualifier=qualifier,
+            precision=50.0 / d,
+            context=scan.context(start, end),
+            lead=_lead(scan, start),
+        )
 
 
 def period_days(unit: str) -> float | None:
@@ -657,6 +734,13 @@ def _gap_flags(gap: str) -> int:
 
 def _date_figure(scan: _Scan, start: int, end: int, when: CalendarDate) -> Figure:
     scan.take(start, end)
+    year_after = scan.words_after(end, 2, stop_at_comma=True)
+    if when.year is not None and scan.published is not None and year_after[:2] in (["next", "year"], ["last", "year"]):
+        # "from July 1 next year": the year named after the day wins over the nearest-year guess
+        shift = 1 if year_after[0] == "next" else -1
+        year = scan.published.year + shift
+        when = CalendarDate(year, when.month, when.day, None if when.day is not None else when.weekday)
+        end = scan.ends[bisect_left(scan.starts, end) + 1]
     resolved = when.resolved
     value = float(resolved.toordinal()) if resolved else 0.0
     before = scan.words_before(start, 1)
@@ -688,15 +772,20 @@ def _digit_dates(scan: _Scan) -> Iterator[Figure]:
             start = pos
             if text[max(0, pos - 4) : pos].lower() == "the ":
                 start = pos - 4
-            yield _date_figure(scan, start, m.end(), _month_day(scan, m["m"], m["d"], m["y"]))
+            yield _date_figure(scan, start, m.end(), _month_day(scan, m["m"], m["d"], m["y"], at=pos))
 
 
-def _month_day(scan: _Scan, month_word: str, day_text: str | None, year_text: str | None) -> CalendarDate:
+def _month_day(
+    scan: _Scan, month_word: str, day_text: str | None, year_text: str | None, at: int | None = None
+) -> CalendarDate:
+    """``at`` is where the date starts: the tense of its own clause decides the year ("set a record on
+    April 5" is past even in a sentence that also says what "will" happen)."""
     month = _MONTHS[month_word.rstrip(".").lower()]
     day = int(re.sub(r"\D", "", day_text)) if day_text else None
     year = int(year_text) if year_text else None
     if year is None and day is not None and scan.published is not None:
-        year = _nearest_year(scan.published, month, day, future=scan.future)
+        future = scan.future if at is None else _future_near(scan, at)
+        year = _nearest_year(scan.published, month, day, future=future)
     return CalendarDate(year, month, day)
 
 
@@ -716,6 +805,10 @@ def _word_figures(scan: _Scan, atoms: list[_Atom]) -> Iterator[Figure]:
         elif word in _RELATIVE_DAYS and scan.published is not None:
             day = scan.published + dt.timedelta(days=_RELATIVE_DAYS[word])
             yield _date_figure(scan, start, end, CalendarDate(day.year, day.month, day.day, day.weekday()))
+        elif word == "night" and scan.published is not None and scan.words_before(start, 1) == ["last"]:
+            day = scan.published - dt.timedelta(days=1)  # "last night" in the morning paper is yesterday
+            first = scan.starts[bisect_right(scan.ends, start) - 1]
+            yield _date_figure(scan, first, end, CalendarDate(day.year, day.month, day.day, day.weekday()))
         elif word in _ORD_WORDS or word in _TENS:
             figure = _period_at(scan, start)
             if figure is not None:
@@ -740,7 +833,7 @@ def _month_figure(scan: _Scan, start: int) -> Figure | None:
         if scan.published is not None:
             year = _nearest_year(scan.published, month, 1, future=scan.future or before[0] == "next")
         return _date_figure(scan, start, m.end(), CalendarDate(year, month))
-    return _date_figure(scan, start, m.end(), _month_day(scan, m["m"], m["d"], m["y"] or m["ym"]))
+    return _date_figure(scan, start, m.end(), _month_day(scan, m["m"], m["d"], m["y"] or m["ym"], at=start))
 
 
 def _weekday_figure(scan: _Scan, start: int, end: int, word: str) -> Figure:
@@ -749,7 +842,7 @@ def _weekday_figure(scan: _Scan, start: int, end: int, word: str) -> Figure:
     if lead is not None:
         m = _MONTH_DATE.match(scan.text, lead.end())
         if m is not None and m["d"] is not None:
-            when = _month_day(scan, m["m"], m["d"], m["y"])
+            when = _month_day(scan, m["m"], m["d"], m["y"], at=start)
             return _date_figure(scan, start, m.end(), CalendarDate(when.year, when.month, when.day, weekday))
     before = scan.words_before(start, 1)
     modifier = before[0] if before and before[0] in ("last", "next", "this") else ""
@@ -757,8 +850,26 @@ def _weekday_figure(scan: _Scan, start: int, end: int, word: str) -> Figure:
         start = scan.starts[bisect_right(scan.ends, start) - 1]
     if scan.published is None:
         return _date_figure(scan, start, end, CalendarDate(weekday=weekday))
-    day = _resolve_weekday(scan.published, weekday, modifier=modifier, future=scan.future)
+    day = _resolve_weekday(scan.published, weekday, modifier=modifier, future=_future_near(scan, start))
     return _date_figure(scan, start, end, CalendarDate(day.year, day.month, day.day, weekday))
+
+
+_SET_TO = re.compile(r"\bset to\b[^,;.]*$")
+_PAST_BEFORE_ON = _words("said told met spoke began held won lost took gave made broke struck hit fell rose went came")
+
+
+def _future_near(scan: _Scan, start: int) -> bool:
+    """Tense of the clause that holds a weekday, not of the whole sentence: in "the programme, announced
+    on Wednesday, will equip 24 hospitals" the Wednesday is past although the sentence looks ahead."""
+    before = scan.words_before(start, 6, stop_at_comma=True)
+    if len(before) > 1 and before[0] == "on" and (before[1] not in _FUTURE_WORDS or before[1] == "set"):
+        verb = before[1]
+        if verb in _PAST_BEFORE_ON or verb.endswith("ed") or verb == "set":
+            return False
+    after = scan.words_after(start, 7, stop_at_comma=True)
+    if any(w in _FUTURE_WORDS and w != "set" for w in before + after):
+        return True
+    return _SET_TO.search(scan.text, max(0, start - 60), start) is not None  # "is set to open on Monday"
 
 
 def _resolve_weekday(published: dt.date, weekday: int, *, modifier: str, future: bool) -> dt.date:
@@ -823,7 +934,11 @@ def _event_noun(scan: _Scan, start: int, end: int) -> str:
     for i, word in enumerate(before):
         nxt = before[i + 1] if i + 1 < len(before) else ""
         if (nxt in _DETERMINERS or nxt.endswith(("'s", "’s"))) and word not in _STOP and word not in _DETERMINERS:
-            return _lemma(word)
+            # the head is the last noun of the phrase: "the Kellby port *strike* entered its third week"
+            j = i
+            while j > 0 and before[j - 1] not in _STOP and not before[j - 1].endswith(("ed", "ing", "s")):
+                j -= 1
+            return _lemma(before[j])
     content = [w for w in before if w not in _STOP and w not in _DETERMINERS]
     return _lemma(content[-1]) if content else ""
 
@@ -938,6 +1053,8 @@ class _Atom:
     high: float | None = None
     #: Where the words about this number start: before "from 1,200" in "rose from 1,200 to 1,350".
     anchor: int | None = None
+    #: A match score such as "2-0": one figure, compared as a whole.
+    score: bool = False
 
 
 def _number_atom_at(scan: _Scan, pos: int) -> _Atom | None:
@@ -1064,6 +1181,11 @@ def _merge_ranges(scan: _Scan, atoms: list[_Atom]) -> list[_Atom]:
         if from_before and out and _TO_FROM.fullmatch(text, out[-1].end, atom.start):
             i += 1
             continue
+        if nxt is not None and _is_score(scan, atom, nxt):
+            value = atom.value * 1000 + nxt.value
+            out.append(_Atom(atom.start, nxt.end, value, 0.0, score=True))
+            i += 2
+            continue
         if nxt is not None and _RANGE_GAP.fullmatch(text, atom.end, nxt.start) and _joins(scan, atom, nxt):
             low = atom.value
             if atom.scale == 1 and nxt.scale > 1 and low * nxt.scale <= nxt.value:
@@ -1086,6 +1208,14 @@ def _merge_ranges(scan: _Scan, atoms: list[_Atom]) -> list[_Atom]:
         out.append(atom)
         i += 1
     return out
+
+
+def _is_score(scan: _Scan, atom: _Atom, nxt: _Atom) -> bool:
+    """ "won 2-0", "a 3-1 defeat": small whole numbers joined by a bare dash, the first not below the second
+    (a range is written low-high)."""
+    gap = scan.text[atom.end : nxt.start]
+    small = all(a.scale == 1 and not a.currency and a.value == int(a.value) and a.value < 100 for a in (atom, nxt))
+    return gap in ("-", "–") and small and atom.value >= nxt.value
 
 
 def _joins(scan: _Scan, atom: _Atom, nxt: _Atom) -> bool:
@@ -1144,12 +1274,18 @@ def _figure_from_atom(scan: _Scan, atom: _Atom) -> Figure | None:
         if not after.group("delta"):
             end = after.end()
 
-    year_like = atom.scale == 1 and atom.value == int(atom.value) and 1800 <= atom.value <= 2100
+    year_like = not atom.score and atom.scale == 1 and atom.value == int(atom.value) and 1800 <= atom.value <= 2100
     if unit is None and year_like and not atom.high and not _counts_something(scan, end):
         return None  # a bare year-like number the year pass declined: not a count either
 
+    minus = _MINUS_BEFORE.search(text, max(0, start - 8), start)
+    if minus is not None:  # "minus 40 degrees": a value below zero
+        atom.value, atom.high = -(atom.high if atom.high is not None else atom.value), -atom.value
+        if atom.high == atom.value:
+            atom.high = None
+        start = minus.start()
     anchor = atom.anchor if atom.anchor is not None else start
-    noun = _casualty(scan, anchor, end) or _head_noun(scan, end)
+    noun = "score" if atom.score else _casualty(scan, anchor, end) or _head_noun(scan, end)
     kind = FigureKind.COUNT
     if unit is not None:
         kind = FigureKind.PERCENT if unit.dimension in ("percent", "pp") else FigureKind.QUANTITY
@@ -1196,15 +1332,23 @@ def _lead(scan: _Scan, start: int) -> str:
 
 
 def _head_noun(scan: _Scan, end: int) -> str:
-    """The counted noun: the last content word of the short run after the number ("12 Ukrainian *soldiers*")."""
+    """The counted noun: the last content word of the short run after the number ("12 Ukrainian *soldiers*").
+
+    A plural ends the run ("2.4 million migratory *birds* pass"), and a capitalised word is a name, never
+    the verb that ends the phrase ("three Tarrow *United* players")."""
     run: list[str] = []
-    for word in scan.words_after(end, 4, stop_at_comma=True):
-        if word in _NOUN_SKIP and not run:
-            continue
-        if word in _STOP or _is_number_word(word) or word.endswith(("ed", "ing")):
+    words = scan.words_after(end, 4, stop_at_comma=True)
+    first = bisect_left(scan.starts, end)
+    for offset, word in enumerate(words):
+        if word in _DIMENSION_WORDS:
+            break  # "25 km deep", "300 metres wide": how it was measured, not what
+        capitalised = scan.text[scan.starts[first + offset]].isupper()
+        if not run and (word in _NOUN_SKIP or (word.endswith("ing") and not capitalised and offset + 1 < len(words))):
+            continue  # "6,140 polling stations", "12 more soldiers"
+        if word in _STOP or _is_number_word(word) or (word.endswith(("ed", "ing")) and not capitalised):
             break  # a verb ends the noun phrase: "2,000 people marched", "30 launched"
         run.append(word)
-        if len(run) == 3:
+        if len(run) == 3 or (not capitalised and _lemma(word) != word.replace("’", "'")):
             break
     return _lemma(run[-1]) if run else ""
 

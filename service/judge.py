@@ -1,8 +1,13 @@
-"""Judge pairs of claims: exact figure checks first, then the NLI model in both directions.
+"""Judge pairs of claims: exact figure checks, the same-event test, stance cues and NLI in both directions,
+combined into one calibrated score.
 
 The figures check is cheap and exact, and NLI models are weak on numbers and dates, so a figure
-conflict found by code is trusted more than the model. The NLI model decides stance. Either part
-can be switched off, which is how ``make eval`` measures what each one earns.
+conflict found by code is trusted more than the model. The NLI model and the stance cues decide
+stance. NLI models (and naive figure checks) also call two sentences about different events
+contradictory, so the same-event evidence (names, publish dates, wording, embedding cosine) weighs
+on every pair, and claims that are certainly about different events are never flagged. With a
+``Calibration`` the parts become features of one fitted logistic model (``calibration.py``); without
+one, the older fixed rules apply, which is how ``make eval`` measures what each part earns alone.
 """
 
 from __future__ import annotations
@@ -15,21 +20,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contra.service.calibration import FEATURES, Calibration
 from contra.service.domain import LABEL_ORDER, ConflictKind, Label, NumericFinding, Span, Verdict
+from contra.service.embedder import Embedder
 from contra.service.nli import NLIModel
+from contra.service.numbers import FigureEvidence
+from contra.service.polarity import Polarity, polarity
+from contra.service.same_event import SameEvent, content_overlap, same_event
 
-FigureCheck = Callable[[str, str, "dt.date | None", "dt.date | None"], "NumericFinding | None"]
+#: ``compare_figures`` (a finding) or ``figure_evidence`` (a finding plus agreeing figure pairs).
+FigureCheck = Callable[[str, str, "dt.date | None", "dt.date | None"], "NumericFinding | FigureEvidence | None"]
 
 _ENT, _NEU, _CON = (LABEL_ORDER.index(label) for label in (Label.ENTAILMENT, Label.NEUTRAL, Label.CONTRADICTION))
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-_WORD = re.compile(r"[^\W\d_]{3,}")
-#: Function words that say nothing about which event a claim is about.
-_STOP = frozenset(
-    """the and for are was were has have had its his her their our this that these those with from into onto over
-    under after before about said says say told would could should will shall may might must not but yet also than
-    then there here when where which who whom whose what while been being does did done just more most less least
-    very much many some any all each every other such only own same both few nor can now new one two three""".split()  # noqa: SIM905
-)
 #: NLI models trained on SNLI-style data call two claims about different events "contradiction";
 #: below this share of common content words a stance conflict is not believed (the same-event test).
 STANCE_MIN_OVERLAP = 0.3
@@ -43,6 +46,57 @@ class PairInput:
     b: str
     a_date: dt.date | None = None
     b_date: dt.date | None = None
+    #: Embedding cosine of A and B when the caller has it (a Check candidate's similarity).
+    similarity: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PairEvidence:
+    """Everything the judge knows about one pair before it decides; ``features`` feeds the calibration."""
+
+    figures: FigureEvidence
+    event: SameEvent
+    cues: Polarity
+    #: NLI probabilities in ``LABEL_ORDER`` for A->B and B->A; empty when NLI was not run.
+    forward: tuple[float, ...]
+    backward: tuple[float, ...]
+
+    @property
+    def ruled_out(self) -> bool:
+        """A rule, not the fitted score, decides: claims about different events, or a pair with neither a
+        figure clash nor a stance cue. The calibration is fitted on the other pairs only."""
+        return self.event.distinct or (self.figures.finding is None and not self.cues.any)
+
+    def features(self) -> list[float]:
+        con = (self.forward[_CON], self.backward[_CON]) if self.forward else (np.nan, np.nan)
+        ent = max(self.forward[_ENT], self.backward[_ENT]) if self.forward else np.nan
+        finding = self.figures.finding
+        event = self.event
+        cue = float(self.cues.negation_flip) + self.cues.opposites + float(self.cues.roles_swapped)
+        same = event.content_overlap * (1.0 - float(event.entity_mismatch))
+        values = {
+            "nli_contradiction_max": max(con),
+            "nli_contradiction_min": min(con),
+            "nli_entailment_max": ent,
+            "figure_confidence": finding.confidence if finding is not None else 0.0,
+            "figure_conflict": float(finding is not None),
+            "figure_agreements": float(min(self.figures.agreements, 3)),
+            "figures_only_agree": float(self.figures.agreements > 0 and self.figures.clashes == 0 and finding is None),
+            "entity_overlap": event.entity_overlap,
+            "entity_mismatch": float(event.entity_mismatch),
+            "content_overlap": event.content_overlap,
+            "cosine": event.cosine if event.cosine is not None else np.nan,
+            "stale": float(event.publish_gap is not None and event.publish_gap > 7),
+            "negation_flip": float(self.cues.negation_flip),
+            "opposites": float(min(self.cues.opposites, 2)),
+            "roles_swapped": float(self.cues.roles_swapped),
+            "stance_cue_x_same_event": min(cue, 2.0) * same,
+            # Neither a figure conflict nor a stance cue: only the NLI model speaks, and it mistakes
+            # paraphrases for contradictions; the fit learns how much to trust it alone.
+            "no_conflict_signal": float(finding is None and cue == 0),
+            "nli_contradiction_x_no_figure": min(con) * float(finding is None),
+        }
+        return [float(values[name]) for name in FEATURES]
 
 
 class Judge:
@@ -54,39 +108,119 @@ class Judge:
         figures: FigureCheck | None,
         *,
         threshold: float = 0.5,
+        calibration: Calibration | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         if nli is None and figures is None:
             raise ValueError("a judge needs at least one part: an NLI model or a figure check")
         self.nli = nli
         self.figures = figures
         self.threshold = threshold
+        self.calibration = calibration
+        #: Only used for pairs that come without a similarity (``contra judge``, JudgePair).
+        self.embedder = embedder
 
     def judge(self, pairs: Sequence[PairInput]) -> list[Verdict]:
         """One verdict per pair, in order. NLI runs as one batch over both directions."""
         if not pairs:
             return []
-        findings = [self.figures(p.a, p.b, p.a_date, p.b_date) if self.figures else None for p in pairs]
-        probs = self._nli_both_ways(pairs)
+        return self.decide(pairs, self.evidence(pairs))
+
+    def decide(self, pairs: Sequence[PairInput], evidence: Sequence[PairEvidence]) -> list[Verdict]:
+        """Verdicts from evidence already gathered (the eval reuses one NLI run for every variant)."""
+        if self.calibration is not None:
+            scores = self.calibration.score(np.array([e.features() for e in evidence], dtype=np.float64))
+            return [self._calibrated(p, e, float(s)) for p, e, s in zip(pairs, evidence, scores, strict=True)]
+        return [self._verdict(p, e) for p, e in zip(pairs, evidence, strict=True)]
+
+    def evidence(self, pairs: Sequence[PairInput]) -> list[PairEvidence]:
+        """The parts' signals for each pair: figures, same-event test, stance cues, NLI both ways."""
+        forward: list[tuple[float, ...]] = [()] * len(pairs)
+        backward: list[tuple[float, ...]] = [()] * len(pairs)
+        if self.nli is not None:
+            n = len(pairs)
+            both = self.nli.predict([(p.a, p.b) for p in pairs] + [(p.b, p.a) for p in pairs])
+            forward = [tuple(float(x) for x in row) for row in both[:n]]
+            backward = [tuple(float(x) for x in row) for row in both[n:]]
+        cosines = self._cosines(pairs)
         return [
-            self._verdict(p, f, None if probs is None else probs[i])
-            for i, (p, f) in enumerate(zip(pairs, findings, strict=True))
+            PairEvidence(
+                figures=self._figures(p),
+                event=same_event(p.a, p.b, p.a_date, p.b_date, cosine),
+                cues=polarity(p.a, p.b),
+                forward=fw,
+                backward=bw,
+            )
+            for p, cosine, fw, bw in zip(pairs, cosines, forward, backward, strict=True)
         ]
 
-    def _nli_both_ways(self, pairs: Sequence[PairInput]) -> np.ndarray | None:
-        """(n, 3) probabilities: entailment and neutral of A->B, contradiction averaged over both
-        directions (it is symmetric, and the average is steadier than either direction)."""
-        if self.nli is None:
-            return None
-        n = len(pairs)
-        both = self.nli.predict([(p.a, p.b) for p in pairs] + [(p.b, p.a) for p in pairs])
-        forward, backward = both[:n], both[n:]
-        combined = forward.copy()
-        combined[:, _CON] = (forward[:, _CON] + backward[:, _CON]) / 2.0
-        combined /= combined.sum(axis=1, keepdims=True)
-        return combined
+    def _figures(self, pair: PairInput) -> FigureEvidence:
+        if self.figures is None:
+            return FigureEvidence(None)
+        found = self.figures(pair.a, pair.b, pair.a_date, pair.b_date)
+        return found if isinstance(found, FigureEvidence) else FigureEvidence(found)
 
-    def _verdict(self, pair: PairInput, finding: NumericFinding | None, probs: np.ndarray | None) -> Verdict:
-        nli = tuple(float(x) for x in probs) if probs is not None else ()
+    def _cosines(self, pairs: Sequence[PairInput]) -> list[float | None]:
+        missing = [i for i, p in enumerate(pairs) if p.similarity is None]
+        out = [p.similarity for p in pairs]
+        if missing and self.embedder is not None:
+            vectors = self.embedder.embed([pairs[i].a for i in missing] + [pairs[i].b for i in missing])
+            va, vb = vectors[: len(missing)], vectors[len(missing) :]
+            for k, i in enumerate(missing):
+                out[i] = float(np.dot(va[k], vb[k]))
+        return out
+
+    def _calibrated(self, pair: PairInput, evidence: PairEvidence, score: float) -> Verdict:
+        """One score from the fitted model; the kind, spans and explanation come from the part that
+        found the conflict: the figures check when it found one, else the stance signals."""
+        nli = _combined(evidence)
+        finding = evidence.figures.finding
+        explanation = ""
+        if finding is not None and finding.confidence >= TRUSTED_FIGURE:
+            # The figures check is exact and NLI is weak on figures: a clash of the same counted thing that
+            # the check is sure of is reported even where the fitted score, which leans on word overlap,
+            # is low (longer real sentences share fewer words than the labelled pairs do).
+            score = max(score, finding.confidence)
+        if evidence.ruled_out:
+            # Different events are never flagged. Without a figure clash or a stance cue only the NLI
+            # model speaks, and it mistakes paraphrases for contradictions: nothing a reader could verify.
+            score = min(score, _CAP)
+            if evidence.event.distinct:
+                explanation = "the claims name different people, places or times: different events"
+        if score < self.threshold:
+            label = Label.ENTAILMENT if nli and nli[_ENT] == max(nli) else Label.NEUTRAL
+            return Verdict(
+                label=label,
+                kind=None,
+                score=score,
+                explanation=explanation or _agreement_explanation(label),
+                nli=nli,
+            )
+        if finding is not None:
+            return Verdict(
+                label=Label.CONTRADICTION,
+                kind=finding.kind,
+                score=score,
+                explanation=finding.explanation,
+                span_a=finding.span_a,
+                span_b=finding.span_b,
+                nli=nli,
+            )
+        span_a, span_b = diff_spans(pair.a, pair.b)
+        return Verdict(
+            label=Label.CONTRADICTION,
+            kind=ConflictKind.STANCE,
+            score=score,
+            explanation=_stance_explanation(pair, span_a, span_b, nli[_CON] if nli else score),
+            span_a=span_a,
+            span_b=span_b,
+            nli=nli,
+        )
+
+    def _verdict(self, pair: PairInput, evidence: PairEvidence) -> Verdict:
+        """The fixed rules used without a calibration: noisy-OR of figures and NLI, and a stance gate."""
+        finding = evidence.figures.finding
+        nli = _combined(evidence)
         p_con = nli[_CON] if nli else 0.0
         if finding is not None:
             # Noisy-OR: either an exact figure conflict or the model's stance can make the conflict.
@@ -121,14 +255,22 @@ class Judge:
         return Verdict(label=label, kind=None, score=p_con, explanation=_agreement_explanation(label), nli=nli)
 
 
-def content_overlap(a: str, b: str) -> float:
-    """Share of the shorter claim's content words (truncated to 5 letters, a cheap stem that maps
-    "Ukraine"/"Ukrainian" together) that the other claim also uses."""
-    sa = {w[:5] for w in _WORD.findall(a.lower()) if w not in _STOP}
-    sb = {w[:5] for w in _WORD.findall(b.lower()) if w not in _STOP}
-    if not sa or not sb:
-        return 0.0
-    return len(sa & sb) / min(len(sa), len(sb))
+#: A figure clash at least this certain (same counted noun or event, exact figures) keeps its own confidence
+#: as the score when the fitted score is lower.
+TRUSTED_FIGURE = 0.9
+#: The score a pair may have at most when a rule rules it out (different events, no verifiable reason).
+_CAP = 0.05
+
+
+def _combined(evidence: PairEvidence) -> tuple[float, ...]:
+    """Entailment and neutral of A->B, contradiction averaged over both directions (it is symmetric,
+    and the average is steadier than either direction), renormalised."""
+    if not evidence.forward:
+        return ()
+    probs = list(evidence.forward)
+    probs[_CON] = (evidence.forward[_CON] + evidence.backward[_CON]) / 2.0
+    total = sum(probs)
+    return tuple(x / total for x in probs)
 
 
 def diff_spans(a: str, b: str) -> tuple[Span | None, Span | None]:

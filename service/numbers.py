@@ -63,6 +63,8 @@ _NOT_NAMES = _words(
     "Wednesday Thursday Friday Saturday Sunday The A An In On At As It He She They We I This That But And"
 )
 _NOT_TOPICS = _words("rose rise rises fell fall falls hit hits grew grow grows said old new added gained lost")
+_TIME_KINDS = frozenset({FigureKind.DATE, FigureKind.YEAR, FigureKind.PERIOD})
+_CURRENCIES = frozenset(u.dimension for u in UNITS.values() if u.name == u.dimension and len(u.name) == 3)
 _KIND_ORDER = {ConflictKind.DATE: 0, ConflictKind.NUMBER: 1, ConflictKind.QUANTITY: 2, ConflictKind.STANCE: 3}
 
 
@@ -72,11 +74,30 @@ def compare_figures(
     """The most certain figure conflict between claims ``a`` and ``b``, or None when their figures agree,
     measure different things, or differ only as dated updates. ``a_date``/``b_date`` are publish dates:
     they resolve "on Tuesday" and allow running counts and periods to move between the two reports."""
+    return figure_evidence(a, b, a_date, b_date).finding
+
+
+@dataclass(frozen=True, slots=True)
+class FigureEvidence:
+    """What the figures of two claims say about the pair, for the judge's calibrated score.
+
+    Figures of the same measure that agree ("1.2 billion" / "1,200 million") are evidence of a paraphrase,
+    which the NLI model often misreads as a contradiction; ``agreements`` lets the judge use that."""
+
+    finding: NumericFinding | None
+    #: Pairs of figures that clearly measure the same thing (match >= 0.5) and are compatible.
+    agreements: int = 0
+    #: Pairs of figures that measure the same thing and are not compatible, before the dated-series rule.
+    clashes: int = 0
+
+
+def figure_evidence(a: str, b: str, a_date: dt.date | None = None, b_date: dt.date | None = None) -> FigureEvidence:
+    """The finding of ``compare_figures`` together with how many figure pairs agree and clash."""
     fa = _figures(a, a_date)
     fb = _figures(b, b_date)
     if not fa or not fb:
-        return None
-    return _Pair(a, b, fa, fb, a_date, b_date).finding()
+        return FigureEvidence(None)
+    return _Pair(a, b, fa, fb, a_date, b_date).evidence()
 
 
 @lru_cache(maxsize=4096)
@@ -111,12 +132,13 @@ class _Pair:
         #: Both claims name people or places and share none: likely two different events.
         self.other_event = bool(names_a) and bool(names_b) and not (names_a & names_b)
 
-    def finding(self) -> NumericFinding | None:
+    def evidence(self) -> FigureEvidence:
         """A figure is contradicted only if the other claim has figures of its measure and none fits it;
         a conflict needs both of its figures contradicted, which also makes the answer symmetric."""
         clashes: dict[tuple[int, int], float] = {}
         fits_a = [False] * len(self.fa)
         fits_b = [False] * len(self.fb)
+        agreements = 0
         for i, x in enumerate(self.fa):
             for j, y in enumerate(self.fb):
                 strength = self._match(x, y)
@@ -124,12 +146,34 @@ class _Pair:
                     continue
                 if self._compatible(x, y):
                     fits_a[i] = fits_b[j] = True
+                    agreements += strength >= 0.5
                 else:
                     clashes[i, j] = strength
         conflicts = [(i, j, s) for (i, j), s in clashes.items() if not fits_a[i] and not fits_b[j]]
-        if not conflicts:
-            return None
-        kinds = {self.fa[i].kind for i, _, _ in conflicts}
+        strong = sum(s >= 0.5 for _, _, s in conflicts)
+        if conflicts and self._dated_series(conflicts, clashes):
+            return FigureEvidence(None, agreements, strong)
+        return FigureEvidence(self._finding(conflicts) if conflicts else None, agreements, strong)
+
+    def _dated_series(self, conflicts: list[tuple[int, int, float]], clashes: dict[tuple[int, int], float]) -> bool:
+        """Two readings of one measure on two different days ("1.74 euros on Monday", "1.81 by Friday";
+        a toll of 17 "as of Sunday" and 29 "on Thursday"): the claims date different moments and a
+        figure of the same measure differs between them. An update, not a conflict."""
+        days_a = {f.date for f in self.fa if f.kind is FigureKind.DATE and f.date is not None}
+        days_b = {f.date for f in self.fb if f.kind is FigureKind.DATE and f.date is not None}
+        dates_clash = any(self.fa[i].kind is FigureKind.DATE for i, _, _ in conflicts)
+        if not (dates_clash or (days_a and days_b and not days_a & days_b)):
+            return False
+        for i, x in enumerate(self.fa):
+            for j, y in enumerate(self.fb):
+                if {x.kind, y.kind} & _TIME_KINDS or self._match(x, y) <= 0:
+                    continue
+                if (i, j) in clashes or _midpoint(x) != _midpoint(y):
+                    return True
+        return False
+
+    def _finding(self, conflicts: list[tuple[int, int, float]]) -> NumericFinding | None:
+        kinds = {self.fa[i].kind for i, _, _ in conflicts} | {self.fb[j].kind for _, j, _ in conflicts}
         if FigureKind.DATE in kinds and kinds & {FigureKind.COUNT, FigureKind.PERCENT, FigureKind.QUANTITY}:
             return None  # two dated observations ("1,200 on Monday" / "1,350 on Thursday"): a time series
         scored = [_Candidate(i, j, self._confidence(self.fa[i], self.fb[j], s)) for i, j, s in conflicts]
@@ -143,8 +187,11 @@ class _Pair:
             ),
         )
         x, y = self.fa[best.i], self.fb[best.j]
+        kind = x.kind.conflict_kind if x.kind is not FigureKind.QUANTITY else y.kind.conflict_kind
+        if kind is ConflictKind.QUANTITY and UNITS[x.unit].dimension in _CURRENCIES:
+            kind = ConflictKind.NUMBER  # sums of money are numbers, as in the labelled set; units are measures
         return NumericFinding(
-            kind=x.kind.conflict_kind if x.kind is not FigureKind.QUANTITY else y.kind.conflict_kind,
+            kind=kind,
             span_a=x.span,
             span_b=y.span,
             explanation=self._explain(x, y),
@@ -284,7 +331,7 @@ class _Pair:
 def _same_scale(x: Figure, y: Figure) -> bool:
     """Same kind of figure in the same dimension, stated in the same way (a level, a change, a start...)."""
     kinds = {x.kind, y.kind}
-    if _qualifier_class(x.qualifier) != _qualifier_class(y.qualifier):
+    if _qualifier_class(x.qualifier) != _qualifier_class(y.qualifier) and not _start_day_vs_day(x, y):
         return False
     if len(kinds) == 1:
         (kind,) = kinds
@@ -300,6 +347,13 @@ def _same_scale(x: Figure, y: Figure) -> bool:
         period, other = (x, y) if x.kind is FigureKind.PERIOD else (y, x)
         return period_days(period.unit) is not None and UNITS[other.unit].dimension == "time"
     return False
+
+
+def _start_day_vs_day(x: Figure, y: Figure) -> bool:
+    """ "takes effect from July 1" and "on January 1" both name the day something starts: comparable."""
+    if x.kind is not FigureKind.DATE or y.kind is not FigureKind.DATE or x.date is None or y.date is None:
+        return False
+    return {_qualifier_class(x.qualifier), _qualifier_class(y.qualifier)} == {"point", Qualifier.SINCE.value}
 
 
 def _qualifier_class(q: Qualifier) -> str:
@@ -409,7 +463,7 @@ def _resolved_note(f: Figure, surface: str) -> str:
 
 
 def _noun_for(noun: str, value: float) -> str:
-    if value == 1 or noun in ("dead", "injured", "missing", "arrested", "displaced", "evacuated"):
+    if value == 1 or noun in ("dead", "injured", "missing", "arrested", "displaced", "evacuated", "score"):
         return noun
     irregular = {"person": "people", "child": "children", "woman": "women", "man": "men", "life": "lives"}
     if noun in irregular:

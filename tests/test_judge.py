@@ -6,13 +6,19 @@ End-to-end tests use the shipped model; these pin down the combination rules onl
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from contra.service.calibration import DEFAULT_CALIBRATION, FEATURES, Calibration
 from contra.service.domain import ConflictKind, Label, NumericFinding, Span
-from contra.service.judge import Judge, PairInput, diff_spans
+from contra.service.judge import TRUSTED_FIGURE, Judge, PairInput, diff_spans
+from contra.service.numbers import figure_evidence
+
+WED = dt.date(2025, 3, 5)
 
 
 class FakeNLI:
@@ -79,3 +85,120 @@ def test_diff_spans_point_at_the_changed_words() -> None:
     assert span_a is not None and span_b is not None
     assert span_a.of(a) == "reopened" and span_b.of(b) == "remained closed"
     assert diff_spans("same words", "Same words") == (None, None)
+
+
+# --------------------------------------------------------------------------------------------------
+# The calibrated judge: one fitted score, with rules that keep unverifiable pairs out.
+
+
+def _eager_calibration() -> Calibration:
+    """A calibration that scores any contradiction signal high, so the tests below see what the rules do."""
+    n = len(FEATURES)
+    weights = np.zeros(n)
+    for name in ("nli_contradiction_max", "figure_conflict", "negation_flip", "opposites"):
+        weights[FEATURES.index(name)] = 5.0
+    return Calibration(FEATURES, np.zeros(n), np.ones(n), weights, -2.0)
+
+
+def _calibrated(handler: Callable[[str, str], tuple[float, float, float]]) -> Judge:
+    return Judge(FakeNLI(handler), figure_evidence, calibration=_eager_calibration())
+
+
+def test_calibrated_figure_conflict_carries_kind_spans_score_and_explanation() -> None:
+    a = "Officials in Kellby said 12 people were killed in the flood on Tuesday."
+    b = "Officials in Kellby said 30 people were killed in the flood on Tuesday."
+    verdict = _calibrated(lambda p, h: (0.2, 0.5, 0.3)).judge([PairInput(a, b, WED, WED)])[0]
+    assert verdict.is_conflict and verdict.kind is ConflictKind.NUMBER
+    assert verdict.span_a is not None and verdict.span_a.of(a) == "12"
+    assert verdict.span_b is not None and verdict.span_b.of(b) == "30"
+    assert "'12" in verdict.explanation and "'30" in verdict.explanation
+    assert 0.5 <= verdict.score <= 1.0
+
+
+def test_calibrated_stance_needs_a_cue_and_names_the_changed_words() -> None:
+    a = "The Kellby council approved the new bridge on Monday."
+    b = "The Kellby council rejected the new bridge on Monday."
+    judge = _calibrated(lambda p, h: (0.05, 0.05, 0.9))
+    for x, y in ((a, b), (b, a)):
+        verdict = judge.judge([PairInput(x, y)])[0]
+        assert verdict.is_conflict and verdict.kind is ConflictKind.STANCE
+        assert verdict.span_a is not None and verdict.span_b is not None
+        assert {verdict.span_a.of(x), verdict.span_b.of(y)} == {"approved", "rejected"}
+        assert verdict.explanation
+
+
+def test_calibrated_paraphrase_without_figure_clash_or_cue_is_never_flagged() -> None:
+    """The NLI model often calls paraphrases contradictory; with nothing a reader could verify, no flag."""
+    a = "Kellby council approved the new bridge on Monday, the mayor said."
+    b = "The new bridge was given the go-ahead by Kellby council on Monday, according to the mayor."
+    judge = _calibrated(lambda p, h: (0.0, 0.01, 0.99))
+    for x, y in ((a, b), (b, a)):
+        verdict = judge.judge([PairInput(x, y)])[0]
+        assert not verdict.is_conflict and verdict.kind is None
+
+
+def test_calibrated_different_events_are_never_flagged_both_ways() -> None:
+    a = "A fire at a hospital in Kellby forced staff to move 200 patients on Saturday."
+    b = "A fire at a hospital in Rostvik forced staff to move 60 patients on Saturday."
+    judge = _calibrated(lambda p, h: (0.0, 0.01, 0.99))
+    for x, y in ((a, b), (b, a)):
+        verdict = judge.judge([PairInput(x, y, WED, WED)])[0]
+        assert not verdict.is_conflict and verdict.score < 0.5
+        assert "different events" in verdict.explanation
+
+
+def test_calibrated_judge_uses_the_given_similarity_else_the_embedder() -> None:
+    class FakeEmbedder:
+        name, dimension = "fake", 2
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            self.calls += 1
+            return np.tile(np.array([1.0, 0.0], dtype=np.float32), (len(texts), 1))
+
+    embedder = FakeEmbedder()
+    judge = Judge(FakeNLI(lambda p, h: (0.3, 0.4, 0.3)), figure_evidence, embedder=embedder)
+    given = judge.evidence([PairInput("a", "b", similarity=0.25)])[0]
+    assert given.event.cosine == 0.25 and embedder.calls == 0
+    computed = judge.evidence([PairInput("a", "b")])[0]
+    assert computed.event.cosine == pytest.approx(1.0) and embedder.calls == 1
+
+
+def test_calibration_round_trip_and_feature_check(tmp_path: Path) -> None:
+    cal = _eager_calibration()
+    path = tmp_path / "cal.json"
+    cal.save(path)
+    loaded = Calibration.load(path)
+    x = np.random.default_rng(0).random((4, len(FEATURES)))
+    assert np.allclose(loaded.score(x), cal.score(x))
+    x[0, 0] = np.nan  # a missing feature takes the training mean
+    assert np.isfinite(loaded.score(x)).all()
+    data = json.loads(path.read_text())
+    data["features"] = data["features"][:-1]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="refit"):
+        Calibration.load(path)
+
+
+def test_shipped_calibration_loads_and_records_its_cross_validation() -> None:
+    cal = Calibration.load(DEFAULT_CALIBRATION)
+    assert cal.features == FEATURES
+    cv = cal.meta["cross_validation"]
+    assert cv["folds"] >= 5 and 0.0 < cv["f1"] <= 1.0
+
+
+def test_a_sure_figure_clash_keeps_its_confidence_when_the_fitted_score_is_low() -> None:
+    n = len(FEATURES)
+    doubtful = Calibration(FEATURES, np.zeros(n), np.ones(n), np.zeros(n), -10.0)
+    judge = Judge(FakeNLI(lambda p, h: (0.3, 0.4, 0.3)), figure_evidence, calibration=doubtful)
+    a = "The Kellby port strike entered its third week on Monday."
+    b = "Dockers at the Kellby port, now in the fifth week of their strike, rejected a new pay offer."
+    for x, y in ((a, b), (b, a)):
+        verdict = judge.judge([PairInput(x, y)])[0]
+        assert verdict.is_conflict and verdict.kind is ConflictKind.DATE
+        assert verdict.score >= TRUSTED_FIGURE
+        assert "week" in verdict.explanation
+    weak = judge.judge([PairInput("Kellby council spent 12 million euros.", "Kellby council earned 30 million euros.")])
+    assert not weak[0].is_conflict

@@ -145,7 +145,7 @@ CONFLICTS = [
         "The deal is worth £350 million, the company said.",
         None,
         None,
-        ConflictKind.QUANTITY,
+        ConflictKind.NUMBER,  # sums of money are numbers in the labelled set's scheme
         "£300m",
         "£350 million",
         id="money-scales",
@@ -199,6 +199,46 @@ CONFLICTS = [
         "March 4",
         "March 5",
         id="before-a-day",
+    ),
+    pytest.param(
+        "Rovendal won the cup final 2-1 on Saturday.",
+        "Rovendal won the cup final 3-1 on Saturday.",
+        None,
+        None,
+        ConflictKind.NUMBER,
+        "2-1",
+        "3-1",
+        id="match-score",
+    ),
+    pytest.param(
+        "The treaty sets up a 10-kilometre buffer zone along the border.",
+        "Under the treaty a buffer zone 25 km deep will run along the border.",
+        None,
+        None,
+        ConflictKind.QUANTITY,
+        "10-kilometre",
+        "25 km",
+        id="dimension-adjective-is-not-the-noun",
+    ),
+    pytest.param(
+        "Officials said 4,100 polling stations will open on Sunday.",
+        "Officials said 6,140 polling stations will open on Sunday.",
+        None,
+        None,
+        ConflictKind.NUMBER,
+        "4,100",
+        "6,140",
+        id="ing-modifier-before-noun",
+    ),
+    pytest.param(
+        "The programme, announced on Wednesday, will equip 42 schools with new laboratories.",
+        "The programme, announced on Wednesday, will equip 24 schools with new laboratories.",
+        dt.date(2026, 6, 3),
+        dt.date(2026, 6, 4),
+        ConflictKind.NUMBER,
+        "42",
+        "24",
+        id="past-weekday-in-future-sentence",
     ),
 ]
 
@@ -324,6 +364,41 @@ NO_CONFLICT = [
         id="speed-conversion",
     ),
     pytest.param("No figures here at all.", "Nor here.", None, None, id="no-figures"),
+    pytest.param(
+        "The blackout lasted nearly four hours, the grid operator said.",
+        "Power was out for 3 hours 50 minutes, according to the grid operator.",
+        None,
+        None,
+        id="compound-duration",
+    ),
+    pytest.param(
+        "The thermometer fell to minus 40 degrees Celsius overnight.",
+        "The thermometer fell to minus 40 degrees Fahrenheit overnight.",
+        None,
+        None,
+        id="minus-forty-both-scales",
+    ),
+    pytest.param(
+        "Diesel averaged 1.62 euros a litre on Monday, the motoring club said.",
+        "Diesel reached an average of 1.69 euros a litre by Friday, the motoring club said.",
+        dt.date(2025, 3, 4),
+        dt.date(2025, 3, 8),
+        id="dated-price-readings",
+    ),
+    pytest.param(
+        "Dunholm beat Arrow Vale 2-0 in the final last night.",
+        "Dunholm beat Arrow Vale 2-0 in the final on Tuesday, March 4.",
+        WED,
+        dt.date(2025, 3, 6),
+        id="last-night-and-score",
+    ),
+    pytest.param(
+        "The mayor set a new target on March 3 for the bus network.",
+        "The mayor's new target for the bus network, set on Monday, will be reviewed next year.",
+        WED,
+        WED,
+        id="clause-tense-not-sentence-tense",
+    ),
 ]
 
 
@@ -447,3 +522,15 @@ def test_symmetric_and_self_consistent(parts_a: list[str], parts_b: list[str], p
 
 def _mirror(f: NumericFinding) -> tuple[ConflictKind, object, object, float]:
     return f.kind, f.span_b, f.span_a, f.confidence
+
+
+def test_start_day_compared_with_a_day_and_next_year_resolved() -> None:
+    """ "from July 1 next year" is a start day like "on January 1", and "next year" fixes its year."""
+    a = "The new tariff will take effect on January 1, the energy regulator said on Monday."
+    b = "The energy regulator said on Monday the new tariff would apply from July 1 next year."
+    day = dt.date(2025, 10, 6)
+    for x, y in ((a, b), (b, a)):
+        finding = compare_figures(x, y, day, day)
+        assert finding is not None and finding.kind is ConflictKind.DATE
+        assert {finding.span_a.of(x), finding.span_b.of(y)} == {"January 1", "July 1 next year"}
+        assert "2026-07-01" in finding.explanation

@@ -1,0 +1,97 @@
+"""One calibrated score per pair: a logistic model over the judge's features, fitted offline.
+
+The parts of the judge (NLI in both directions, the figures check, the same-event evidence, stance
+cues) each say something about a pair, and none of them is a probability of a real conflict on its
+own. ``bench/fit_judge.py`` fits a logistic regression on the project's labelled pairs and writes the
+standardisation and weights here as a small JSON file (``models/judge-calibration.json``); the judge
+loads it and needs no scikit-learn at run time. The eval reports cross-validated figures, never the
+in-sample fit.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from contra.service.config import REPO_ROOT
+
+DEFAULT_CALIBRATION = REPO_ROOT / "models" / "judge-calibration.json"
+
+#: The features, in column order. Changing them means refitting (``make``-free: bench/fit_judge.py).
+FEATURES: tuple[str, ...] = (
+    "nli_contradiction_max",
+    "nli_contradiction_min",
+    "nli_entailment_max",
+    "figure_confidence",
+    "figure_conflict",
+    "figure_agreements",
+    "figures_only_agree",
+    "entity_overlap",
+    "entity_mismatch",
+    "content_overlap",
+    "cosine",
+    "stale",
+    "negation_flip",
+    "opposites",
+    "roles_swapped",
+    "stance_cue_x_same_event",
+    "no_conflict_signal",
+    "nli_contradiction_x_no_figure",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """A fitted logistic model: ``sigmoid(((x - mean) / scale) @ weights + bias)``.
+
+    A feature that is missing for a pair (NaN, e.g. the cosine when no embedder was at hand) takes
+    its training mean, i.e. contributes nothing."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+    #: How it was fitted and what cross-validation measured, for people reading the file.
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.features)
+        if not (self.mean.shape == self.scale.shape == self.weights.shape == (n,)):
+            raise ValueError(f"calibration arrays must all have {n} entries, one per feature")
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities of a real conflict for the rows of ``x`` (shape ``(n, len(features))``)."""
+        x = np.where(np.isnan(x), self.mean, x)
+        z = ((x - self.mean) / self.scale) @ self.weights + self.bias
+        return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
+
+    def save(self, path: Path) -> None:
+        payload = {
+            "features": list(self.features),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "weights": self.weights.tolist(),
+            "bias": self.bias,
+            "meta": self.meta,
+        }
+        path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_CALIBRATION) -> Calibration:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        features = tuple(data["features"])
+        if features != FEATURES:
+            raise ValueError(f"{path} was fitted on features {features}, the judge computes {FEATURES}: refit it")
+        return cls(
+            features=features,
+            mean=np.asarray(data["mean"], dtype=np.float64),
+            scale=np.asarray(data["scale"], dtype=np.float64),
+            weights=np.asarray(data["weights"], dtype=np.float64),
+            bias=float(data["bias"]),
+            meta=dict(data.get("meta", {})),
+        )

@@ -1,0 +1,72 @@
+"""Stance cues: denial on one side only, opposite verbs; hedges and agreement give no cue."""
+
+from __future__ import annotations
+
+import pytest
+
+from contra.service.polarity import polarity
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "The ministry confirmed on Monday that it had opened talks with the union.",
+            "The ministry denied on Monday that it had opened talks with the union.",
+        ),
+        (
+            "The trial showed the drug cut the risk of a stroke.",
+            "The trial showed the drug failed to cut the risk of a stroke.",
+        ),
+    ],
+    ids=["confirm-deny", "failed-to"],
+)
+def test_denial_on_one_side_is_a_cue_both_ways(a: str, b: str) -> None:
+    assert polarity(a, b).any and polarity(b, a).any
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "Retail sales rose in May, the statistics office said.",
+            "Retail sales fell in May, the statistics office said.",
+        ),
+        ("The regulator approved the merger on Friday.", "The regulator blocked the merger on Friday."),
+        ("The mission said it would withdraw its troops.", "The mission said its troops would remain."),
+    ],
+    ids=["rose-fell", "approved-blocked", "withdraw-remain"],
+)
+def test_opposite_verbs_are_a_cue_both_ways(a: str, b: str) -> None:
+    assert polarity(a, b).opposites == 1
+    assert polarity(b, a).opposites == 1
+
+
+def test_hedges_and_reported_speech_are_not_negation() -> None:
+    a = "The union said the strike would end on Friday."
+    b = "The strike may reportedly end on Friday, according to union sources."
+    cues = polarity(a, b)
+    assert not cues.negation_flip and cues.opposites == 0
+
+
+def test_both_sides_denying_is_agreement() -> None:
+    a = "The club denied it had agreed a fee for the striker."
+    b = "No fee has been agreed for the striker, the club insisted, denying the reports."
+    assert not polarity(a, b).negation_flip
+
+
+def test_opposites_present_on_both_sides_do_not_count() -> None:
+    a = "Exports rose in March after they fell in February."
+    b = "Exports fell in February and rose in March."
+    assert polarity(a, b).opposites == 0
+
+
+def test_bounds_are_not_negations() -> None:
+    a = "Adults should drink at least 1.5 litres of water a day."
+    b = "Adults should drink no less than 1,500 millilitres of water a day."
+    assert not polarity(a, b).negation_flip and not polarity(b, a).negation_flip
+
+
+def test_swapped_names_alone_are_not_a_cue() -> None:
+    cues = polarity("Dunholm beat Arrow Vale in the final.", "Arrow Vale were beaten by Dunholm in the final.")
+    assert cues.roles_swapped and not cues.any
