@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 PROTO_SRC := proto/contra/v1/contra.proto
 PROTO_OUT := src/contra/v1/contra_pb2.py
 
-.PHONY: all setup browser run test test-load lint proto train-nli eval-nli eval bench bench-index bench-compare clean
+.PHONY: all setup embedder browser run test test-load lint proto train-nli eval-nli eval bench bench-index bench-compare clean
 
 all: setup
 
@@ -40,7 +40,11 @@ proto: $(PROTO_OUT)
 
 setup: $(VENV)/.stamp-link
 
-run: setup
+# The int8 ONNX embedder, exported once from the packaged weights into var/cache (a no-op when there).
+embedder: setup
+	$(PY) -m contra.service.embedder_onnx --cache-dir var/cache
+
+run: setup embedder
 	$(VENV)/bin/contra serve
 
 # The HTML report test drives a real headless Chromium (Debian's package). Installed here when
@@ -50,11 +54,11 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 	  echo "note: chromium not installed; the report browser test will skip"; }
 
-test: setup browser
+test: setup browser embedder
 	$(PY) -m pytest -q
 
 # The load test: 64 concurrent clients against a real server for 30 s (marker `load`; CI runs it too).
-test-load: setup
+test-load: setup embedder
 	$(PY) -m pytest -q -m load
 
 lint: setup node_modules/.stamp
@@ -74,8 +78,12 @@ train-nli: setup
 eval-nli: setup
 	$(PY) models/eval_nli.py --card models/README.md
 
-eval: setup
+eval: setup embedder
 	$(PY) bench/eval_detection.py
+
+# The service against a naive baseline of the same parts: ingest rate, Check latency at 1/8/32 clients.
+bench: setup embedder
+	$(PY) bench/bench_service.py
 
 bench-index: setup
 	$(PY) bench/bench_index.py --sizes 100000,1000000

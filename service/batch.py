@@ -390,10 +390,10 @@ def judge_chunk(judge: Judge, pairs: Sequence[PairInput]) -> list[Verdict]:
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    """The embedder ``wiring.build_detector`` uses, alone."""
-    from contra.service.embedder import SentenceTransformerEmbedder
+    """The embedder ``wiring.build_detector`` uses, alone (same backend, so batch and service agree)."""
+    from contra.service import wiring
 
-    return SentenceTransformerEmbedder(settings.embedder)
+    return wiring.build_embedder(settings)
 
 
 class LocalEngine:
@@ -421,7 +421,7 @@ class LocalEngine:
         if self._judge is None:
             from contra.service.wiring import build_judge
 
-            self._judge = build_judge(self.settings)
+            self._judge = build_judge(self.settings, embedder=self.embedder)
         return self._judge
 
     def __enter__(self) -> Self:
@@ -571,11 +571,12 @@ def claims_from_json(data: Sequence[Sequence[Sequence[int]]], texts: Sequence[st
 
 
 def pair_to_json(pair: PairInput) -> list[Any]:
-    return [pair.a, pair.b, _iso(pair.a_date), _iso(pair.b_date)]
+    return [pair.a, pair.b, _iso(pair.a_date), _iso(pair.b_date), pair.similarity]
 
 
 def pair_from_json(data: Sequence[Any]) -> PairInput:
-    return PairInput(str(data[0]), str(data[1]), _date(data[2]), _date(data[3]))
+    similarity = None if len(data) < 5 or data[4] is None else float(data[4])
+    return PairInput(str(data[0]), str(data[1]), _date(data[2]), _date(data[3]), similarity)
 
 
 def verdict_to_json(verdict: Verdict) -> dict[str, Any]:
@@ -699,7 +700,7 @@ class _Run:
         claims = self._claims(corpus)
         vectors = self._embed(claims.texts)
         pairs, similarity = self._search(corpus, claims, vectors)
-        inputs, pair_input = _judge_inputs(corpus, claims, pairs)
+        inputs, pair_input = _judge_inputs(corpus, claims, pairs, similarity)
         verdicts = self._judge(inputs)
 
         started = time.perf_counter()
@@ -922,18 +923,22 @@ def search_candidates(
     return pairs, similarity
 
 
-def _judge_inputs(corpus: Corpus, claims: _Claims, pairs: np.ndarray) -> tuple[list[PairInput], list[int]]:
+def _judge_inputs(
+    corpus: Corpus, claims: _Claims, pairs: np.ndarray, similarity: np.ndarray
+) -> tuple[list[PairInput], list[int]]:
     """The distinct judge inputs, and for each candidate pair the input that decides it: syndicated
-    copies of a pair of texts (with the same dates) are judged once."""
+    copies of a pair of texts (with the same dates) are judged once. The search's cosine goes with
+    each pair, as in ``Check``, so the judge need not embed the pair again."""
     inputs: list[PairInput] = []
     seen: dict[PairInput, int] = {}
     which: list[int] = []
-    for a, b in pairs.tolist():
+    for (a, b), sim in zip(pairs.tolist(), similarity.tolist(), strict=True):
         pair = PairInput(
             claims.spans[a].text,
             claims.spans[b].text,
             corpus.documents[claims.doc[a]].published,
             corpus.documents[claims.doc[b]].published,
+            round(float(sim), 6),
         )
         number = seen.get(pair)
         if number is None:

@@ -42,12 +42,21 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="where the claim store and index snapshots live")
 
     embedder: str = Field("", description="sentence-transformers model path or name; empty = packaged all-MiniLM-L6-v2")
-    embedder_backend: EmbedderBackend = Field(EmbedderBackend.TORCH, description="torch or onnx")
+    embedder_backend: EmbedderBackend = Field(
+        EmbedderBackend.ONNX, description="onnx (int8, exported once into model_cache_dir) or torch (fp32)"
+    )
     nli_model: str = Field(
         str(DEFAULT_NLI_MODEL),
         description="NLI model: a directory with model.onnx (onnxruntime) or any HF sequence-classification model",
     )
     nli_batch_size: int = Field(32, ge=1, le=1024)
+
+    # Performance (issue 6): model caches and batching across concurrent requests.
+    model_cache_dir: Path = Field(REPO_ROOT / "var" / "cache", description="where the int8 ONNX embedder is exported")
+    micro_batching: bool = Field(True, description="run concurrent requests' model calls as one batch")
+    batch_wait_ms: float = Field(2.0, ge=0.0, le=100.0, description="longest wait for more work to join a batch")
+    batch_max_items: int = Field(256, ge=1, le=10_000, description="texts or pairs gathered into one model batch")
+    nli_cache_entries: int = Field(100_000, ge=0, description="NLI results kept per text pair; 0 = no cache")
 
     index_kind: IndexKind = Field(IndexKind.AUTO)
     top_k: int = Field(20, ge=1, le=500, description="candidates fetched from other sources per claim")

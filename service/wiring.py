@@ -5,29 +5,65 @@ from __future__ import annotations
 import logging
 
 from contra.index import ClaimStore, open_index
+from contra.service.batching import BatchingEmbedder, BatchingNLI
+from contra.service.calibration import Calibration
 from contra.service.config import Settings
 from contra.service.detector import Detector
-from contra.service.embedder import SentenceTransformerEmbedder
+from contra.service.embedder import Embedder, load_embedder
 from contra.service.judge import Judge
-from contra.service.nli import load_nli
-from contra.service.numbers import compare_figures
+from contra.service.modeltime import ModelClock, TimedEmbedder, TimedNLI
+from contra.service.nli import NLIModel, load_nli
+from contra.service.nli_cache import CachedNLI
+from contra.service.numbers import figure_evidence
 from contra.service.validate import Limits
 
 LOG = logging.getLogger(__name__)
 
 
-def build_judge(settings: Settings) -> Judge:
-    """The judge alone (NLI model + figures check): all that `contra judge` needs."""
-    nli = load_nli(settings.nli_model, batch_size=settings.nli_batch_size)
+def build_judge(settings: Settings, clock: ModelClock | None = None, embedder: Embedder | None = None) -> Judge:
+    """The judge alone (NLI model, figures check, same-event test, fitted calibration): all that
+    `contra judge` needs. The embedder gives the same-event cosine for pairs that come without one."""
+    nli = build_nli(settings, clock)
     LOG.info("NLI model: %s", nli.name)
-    return Judge(nli, compare_figures, threshold=settings.conflict_threshold)
+    calibration = Calibration.load()
+    return Judge(
+        nli,
+        figure_evidence,
+        threshold=settings.conflict_threshold,
+        calibration=calibration,
+        embedder=embedder if embedder is not None else build_embedder(settings, clock),
+    )
 
 
-def build_detector(settings: Settings) -> Detector:
-    """Everything a server needs: models loaded, store opened, index loaded or rebuilt."""
-    embedder = SentenceTransformerEmbedder(settings.embedder)
+def build_nli(settings: Settings, clock: ModelClock | None = None) -> NLIModel:
+    """The NLI model, clocked when ``clock`` is given, under the batcher, under the pair cache."""
+    nli: NLIModel = load_nli(settings.nli_model, batch_size=settings.nli_batch_size)
+    if clock is not None:
+        nli = TimedNLI(nli, clock)
+    if settings.micro_batching:
+        nli = BatchingNLI(nli, max_items=settings.batch_max_items, max_wait=settings.batch_wait_ms / 1000)
+    if settings.nli_cache_entries:
+        nli = CachedNLI(nli, max_entries=settings.nli_cache_entries)
+    return nli
+
+
+def build_embedder(settings: Settings, clock: ModelClock | None = None) -> Embedder:
+    """The embedder on the configured backend, clocked when ``clock`` is given, under the batcher."""
+    embedder = load_embedder(settings.embedder, settings.embedder_backend.value, settings.model_cache_dir)
+    if clock is not None:
+        embedder = TimedEmbedder(embedder, clock)
+    if settings.micro_batching:
+        wait = settings.batch_wait_ms / 1000
+        embedder = BatchingEmbedder(embedder, max_items=settings.batch_max_items, max_wait=wait)
+    return embedder
+
+
+def build_detector(settings: Settings, clock: ModelClock | None = None) -> Detector:
+    """Everything a server needs: models loaded, store opened, index loaded or rebuilt. ``clock``
+    (for ``make bench``) records the time spent inside the models."""
+    embedder = build_embedder(settings, clock)
     LOG.info("embedder: %s (%d dimensions)", embedder.name, embedder.dimension)
-    judge = build_judge(settings)
+    judge = build_judge(settings, clock, embedder)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = ClaimStore(settings.data_dir / "claims.sqlite3", embedder.dimension)
     snapshot_dir = settings.data_dir / "index"
