@@ -9,6 +9,12 @@ and each candidate is scored by how often it agrees with the fp32 model on a cal
 the *training* pool (never evaluation data). The kept setting is the smallest file among those
 within ``--tolerance`` of the best agreement; ties go to the lowest mean probability change.
 
+Dynamic quantization computes each activation scale over the whole input tensor, so a padded batch
+would make a pair's score depend on its neighbours; ``OnnxNLI`` therefore runs one pair per session
+run, and the export checks that a pair scores the same alone and among others. Static (calibrated)
+QDQ quantization, which would allow batches, lost 1.7-2 points of MultiNLI/SNLI accuracy here and was
+no faster on AVX2, so it is not a candidate (models/README.md has the figures).
+
 The output directory gets only ``model.onnx`` (int8), the tokenizer files and ``config.json``
 (with ``id2label`` and a ``contra_export`` block that records the chosen setting), since it is
 committed. ``--keep-fp32 PATH`` writes the fp32 ONNX elsewhere for comparisons.
@@ -226,6 +232,16 @@ def _score(
     return probs, accuracy, speed
 
 
+def batch_dependence(stage: Path, pairs: Sequence[Pair]) -> float:
+    """Largest probability change of a pair between scoring it alone and inside one call with the others
+    (in reverse order too); the serving code must make this zero for any exported graph."""
+    model = OnnxNLI(stage, batch_size=max(len(pairs), 1), threads=1)
+    alone = np.concatenate([model.predict([pair]) for pair in pairs])
+    together = model.predict(pairs)
+    reverse = model.predict(list(pairs)[::-1])[::-1]
+    return float(max(np.abs(alone - together).max(), np.abs(alone - reverse).max()))
+
+
 def choose(results: Sequence[QuantResult], tolerance: float) -> QuantResult:
     """Smallest file (to the megabyte: scales add a few kB) among the candidates within ``tolerance`` of
     the best agreement with fp32, then the one that changes the probabilities least."""
@@ -315,6 +331,10 @@ def export_model(
         LOG.info("chosen: %s", chosen.option.name)
 
         quantize(fp32, stage / "model.onnx", chosen.option)
+        dependence = batch_dependence(stage, pairs[:16])
+        LOG.info("largest change of a pair's probabilities alone vs among others: %.2e", dependence)
+        if dependence > 1e-4:
+            raise RuntimeError(f"a pair's score depends on the other pairs by up to {dependence:.3g}; not exporting")
         info = {
             "quantization": {**asdict(chosen.option), "op_types": chosen.option.op_types, "weight_type": "QInt8"},
             "name": chosen.option.name,

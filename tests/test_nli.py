@@ -157,6 +157,22 @@ def test_concurrent_predict_calls_agree_with_a_single_call(tiny_onnx: Path) -> N
         np.testing.assert_allclose(probs, expected, atol=1e-6)
 
 
+def _alone_and_batched(model: OnnxNLI, pairs: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pair scored alone, all pairs in one call, and all pairs in reverse order (reordered back)."""
+    alone = np.concatenate([model.predict([pair]) for pair in pairs])
+    return alone, model.predict(pairs), model.predict(pairs[::-1])[::-1]
+
+
+def test_onnx_scores_do_not_depend_on_the_other_pairs(tiny_onnx: Path) -> None:
+    # The tiny export is dynamically quantized like the shipped model, and the pairs differ in length,
+    # so a padded batch would change both the padding and the activation scales of each pair.
+    model = load_nli(str(tiny_onnx), batch_size=3)
+    assert isinstance(model, OnnxNLI)
+    alone, batched, reversed_ = _alone_and_batched(model, PAIRS)
+    np.testing.assert_allclose(batched, alone, atol=1e-4)
+    np.testing.assert_allclose(reversed_, alone, atol=1e-4)
+
+
 def test_export_writes_only_the_model_tokenizer_and_config(tiny_onnx: Path, export_nli: ModuleType) -> None:
     names = {p.name for p in tiny_onnx.iterdir()}
     assert "model.onnx" in names and "config.json" in names
@@ -254,3 +270,28 @@ def test_shipped_model_gets_obvious_pairs_right() -> None:
     predicted = [LABEL_ORDER[i] for i in probs.argmax(axis=1)]
     assert predicted == [label for _, _, label in cases]
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.skipif(not (SHIPPED / "model.onnx").exists(), reason="the shipped NLI model has not been exported yet")
+def test_shipped_model_scores_a_pair_the_same_alone_and_in_any_batch() -> None:
+    """A service must give one answer per pair: with per-batch activation scales, one pair of these
+    moved by 0.1 in probability depending on its neighbours."""
+    model = load_nli(str(SHIPPED), batch_size=4)
+    assert isinstance(model, OnnxNLI)
+    pairs = [
+        ("A man is sleeping.", "A man is awake."),
+        (
+            "The city council voted on Tuesday to raise the budget for public transport by 12 percent, after "
+            "months of debate about fares, new bus lines and the cost of maintaining the old tram network.",
+            "The council cut the transport budget.",
+        ),
+        ("Rain.", "It is wet outside today."),
+        ("The company reported a large profit in 2023.", "The company lost money in 2023."),
+        ("Two children are playing soccer on a field near the school.", "Kids are playing a sport."),
+        ("Prices rose 3% in May.", "Inflation in May was 3 percent, the central bank said on Friday morning."),
+        ("A woman is playing a guitar.", "The woman is a famous musician on her world tour."),
+    ]
+    alone, batched, reversed_ = _alone_and_batched(model, pairs)
+    np.testing.assert_allclose(batched, alone, atol=1e-4)
+    np.testing.assert_allclose(reversed_, alone, atol=1e-4)
+    assert alone.std(axis=0).max() > 0.1, "the pairs must get different scores, or the comparison proves little"
