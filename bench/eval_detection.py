@@ -5,9 +5,12 @@ Prints, in one run and on the same pairs:
   matrix of gold kind against predicted kind, for the full judge, NLI alone and numbers alone,
   so that every part has to earn its place;
 * candidate recall on the corpus-level set: the share of labelled conflicting pairs whose two
-  claims meet as candidates (either claim's Check retrieves the other) at several k.
+  claims meet as candidates (either claim's Check retrieves the other) at several k, for dense-only
+  and hybrid (dense + FTS5/BM25, fused by reciprocal rank) retrieval, on the corpus and on its hard
+  variant (``bench/hard_corpus.py``: each B sentence fused with an unrelated sentence).
 
     python bench/eval_detection.py [--pairs tests/data/pairs.jsonl] [--corpus tests/data/corpus] [--json out.json]
+                                   [--recall-only] [--cost]
 """
 
 from __future__ import annotations
@@ -177,9 +180,28 @@ def judge_pairs(rows: list[dict[str, Any]], settings: Settings) -> dict[str, dic
     return results
 
 
-def candidate_recall(corpus: Path, settings: Settings, ks: tuple[int, ...]) -> dict[int, dict[str, float]]:
+#: Corpus variants for candidate recall: the corpus as written; each B sentence fused with one unrelated
+#: sentence of its document; both halves of each pair fused with two.
+CORPORA: tuple[tuple[str, dict[str, Any] | None], ...] = (
+    ("normal", None),
+    ("hard", {"fillers": 1, "sides": ("b",)}),
+    ("hard+", {"fillers": 2, "sides": ("a", "b")}),
+)
+#: Retrieval variants compared by the candidate-recall table: (name, CONTRA_LEXICAL_K).
+RETRIEVERS = (("dense", 0), ("hybrid", Settings().lexical_k or 20))
+
+
+def candidate_recall(
+    corpus: Path, settings: Settings, ks: tuple[int, ...], hard: dict[str, Any] | None = None
+) -> dict[str, dict[int, dict[str, float]]]:
     """Ingest the corpus into a fresh detector and ask, for each conflicting pair, whether one claim's
-    Check brings the other among its first k candidates."""
+    Check brings the other among its first k candidates, once per retriever in ``RETRIEVERS``.
+
+    Each k is its own Check with ``top_k=k``: fusion ranks depend on the depth of both lists, so the
+    ranks of one deep search would not say what a search at k returns. ``hard`` (keyword arguments of
+    ``hard_corpus.harden``) uses the variant where labelled sentences are fused with unrelated ones."""
+    from hard_corpus import harden
+
     from contra.service.detector import CheckQuery
     from contra.service.wiring import build_detector
 
@@ -187,7 +209,12 @@ def candidate_recall(corpus: Path, settings: Settings, ks: tuple[int, ...]) -> d
     links = read_jsonl(corpus / "links.jsonl")
     labels = {r["id"]: r["label"] for r in read_jsonl(corpus.parent / "pairs.jsonl")}
     links = [link for link in links if labels.get(link["pair_id"]) == "contradiction"]
+    if hard is not None:
+        variant = harden(documents, links, **hard)
+        documents, links = variant.documents, variant.links
+        console.print(f"hard corpus {hard}: {variant.fused} sentences fused, {variant.unchanged} unchanged")
     by_id = {d["doc_id"]: d for d in documents}
+    results: dict[str, dict[int, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         local = settings.model_copy(
             update={"data_dir": Path(tmp), "index_kind": IndexKind.FLAT, "min_similarity": -1.0}
@@ -204,24 +231,56 @@ def candidate_recall(corpus: Path, settings: Settings, ks: tuple[int, ...]) -> d
         console.print(
             f"corpus: {len(docs)} documents, {detector.stats().claims} claims, {len(links)} conflicting pairs"
         )
-        # One search per side at the largest k; a pair meets at k when the partner's rank is below k.
-        ranks_ab = [
-            _rank(detector, CheckQuery, link["a_sentence"], by_id[link["a_doc"]], link["b_sentence"], max(ks))
-            for link in links
-        ]
-        ranks_ba = [
-            _rank(detector, CheckQuery, link["b_sentence"], by_id[link["b_doc"]], link["a_sentence"], max(ks))
-            for link in links
-        ]
-        results: dict[int, dict[str, float]] = {}
         n = max(len(links), 1)
-        for k in ks:
-            forward = sum(r < k for r in ranks_ab)
-            backward = sum(r < k for r in ranks_ba)
-            either = sum(min(a, b) < k for a, b in zip(ranks_ab, ranks_ba, strict=True))
-            results[k] = {"a_finds_b": forward / n, "b_finds_a": backward / n, "either": either / n}
+        for name, lexical_k in RETRIEVERS:
+            detector.lexical_k = lexical_k
+            results[name] = {}
+            for k in ks:
+                ab = [
+                    _rank(detector, CheckQuery, link["a_sentence"], by_id[link["a_doc"]], link["b_sentence"], k) < k
+                    for link in links
+                ]
+                ba = [
+                    _rank(detector, CheckQuery, link["b_sentence"], by_id[link["b_doc"]], link["a_sentence"], k) < k
+                    for link in links
+                ]
+                results[name][k] = {
+                    "a_finds_b": sum(ab) / n,
+                    "b_finds_a": sum(ba) / n,
+                    "either": sum(x or y for x, y in zip(ab, ba, strict=True)) / n,
+                }
         detector.close()
     return results
+
+
+def check_cost(corpus: Path, settings: Settings, repeats: int = 3) -> dict[str, float]:
+    """Milliseconds per Check (candidates only, no judging) for each retriever, on the ingested corpus."""
+    from contra.service.detector import CheckQuery
+    from contra.service.wiring import build_detector
+
+    documents = read_jsonl(corpus / "documents.jsonl")
+    queries = [
+        CheckQuery(text=d["text"], source=Source(d["source"]), published=_date(d.get("date"))) for d in documents
+    ]
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        detector = build_detector(settings.model_copy(update={"data_dir": Path(tmp), "index_kind": IndexKind.FLAT}))
+        docs = [DocumentIn(Source(d["source"]), d["text"], "", _date(d.get("date")), d["doc_id"]) for d in documents]
+        for start in range(0, len(docs), 64):
+            detector.ingest(docs[start : start + 64])
+        for q in queries[:20]:  # warm-up: model sessions, SQLite pages
+            detector.candidates(q)
+        for name, lexical_k in RETRIEVERS:
+            detector.lexical_k = lexical_k
+            best = float("inf")
+            for _ in range(repeats):
+                start_t = time.perf_counter()
+                for q in queries:
+                    detector.candidates(q)
+                best = min(best, (time.perf_counter() - start_t) / len(queries) * 1000)
+            out[name] = best
+        detector.close()
+    return out
 
 
 def _rank(detector: Any, query_cls: Any, sentence: str, doc: dict[str, Any], target: str, k: int) -> float:
@@ -239,7 +298,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=Path, default=REPO / "tests" / "data" / "pairs.jsonl")
     parser.add_argument("--corpus", type=Path, default=REPO / "tests" / "data" / "corpus")
-    parser.add_argument("--ks", default="1,3,5,10,20,50")
+    parser.add_argument("--ks", default="5,10,20,50")
+    parser.add_argument("--recall-only", action="store_true", help="skip judging; candidate recall only")
+    parser.add_argument("--cost", action="store_true", help="also time Check's candidate step per retriever")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     settings = Settings()
@@ -247,18 +308,42 @@ def main() -> None:
     counts = Counter(r["kind"] for r in rows)
     by_kind = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     console.print(f"pairs: {len(rows)} ({by_kind}); NLI model {settings.nli_model}")
-    results = judge_pairs(rows, settings)
+    results = {} if args.recall_only else judge_pairs(rows, settings)
     for name, result in results.items():
         print_variant(name, result)
-    recall: dict[int, dict[str, float]] = {}
+    recall: dict[str, dict[str, dict[int, dict[str, float]]]] = {}
     if (args.corpus / "documents.jsonl").exists():
-        recall = candidate_recall(args.corpus, settings, tuple(int(k) for k in args.ks.split(",")))
-        table = Table(title="candidate recall on the corpus (conflicting pairs that meet)", title_justify="left")
-        for col in ("k", "A's check finds B", "B's check finds A", "either"):
-            table.add_column(col, justify="right")
-        for k, r in recall.items():
-            table.add_row(str(k), f"{r['a_finds_b']:.3f}", f"{r['b_finds_a']:.3f}", f"{r['either']:.3f}")
+        ks = tuple(int(k) for k in args.ks.split(","))
+        for corpus_name, hard in CORPORA:
+            recall[corpus_name] = candidate_recall(args.corpus, settings, ks, hard=hard)
+        table = Table(
+            title="candidate recall: conflicting pairs that meet (either claim's Check finds the other)",
+            title_justify="left",
+        )
+        table.add_column("corpus")
+        table.add_column("retriever")
+        for k in ks:
+            table.add_column(f"k={k}", justify="right")
+        for corpus_name, by_retriever in recall.items():
+            for retriever, r in by_retriever.items():
+                table.add_row(corpus_name, retriever, *(f"{r[k]['either']:.3f}" for k in ks))
         console.print(table)
+        one_way = Table(title="candidate recall, one direction (A's Check finds B / B's finds A)", title_justify="left")
+        one_way.add_column("corpus")
+        one_way.add_column("retriever")
+        for k in ks:
+            one_way.add_column(f"k={k}", justify="right")
+        for corpus_name, by_retriever in recall.items():
+            for retriever, r in by_retriever.items():
+                cells = (f"{r[k]['a_finds_b']:.3f} / {r[k]['b_finds_a']:.3f}" for k in ks)
+                one_way.add_row(corpus_name, retriever, *cells)
+        console.print(one_way)
+        if args.cost:
+            cost = check_cost(args.corpus, settings)
+            console.print(
+                "ms per Check (candidates only, one corpus document as the query, best of 3): "
+                + ", ".join(f"{name} {ms:.2f}" for name, ms in cost.items())
+            )
     if args.json:
         payload = {
             name: {
@@ -270,7 +355,9 @@ def main() -> None:
             }
             for name, r in results.items()
         }
-        payload["candidate_recall"] = {str(k): v for k, v in recall.items()}
+        payload["candidate_recall"] = {
+            c: {r: {str(k): v for k, v in by_k.items()} for r, by_k in by_r.items()} for c, by_r in recall.items()
+        }
         args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contra.index.lexical import Term, TermKind, key_terms, match_expression
 from contra.service.domain import ClaimText, DocumentIn, StoredClaim
 from contra.service.errors import InvalidInput, NotFound, StoreError
 
@@ -85,6 +86,29 @@ CREATE TABLE IF NOT EXISTS vectors (
 """
 # Vectors live in their own table so that scans of claim metadata (index start-up) do not read them.
 # ``published`` is the document's date, copied onto each claim for the same reason.
+
+#: Full-text index over the texts of indexed claims (rowid = claim_id), for lexical candidate retrieval.
+#: Triggers keep it inside every transaction that inserts, promotes or deletes claims, so it cannot fall
+#: out of step with ``claims``; copies are left out as they are from the vector index. Statements are
+#: listed one by one because trigger bodies contain semicolons.
+_LEXICAL_SCHEMA = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS claims_fts USING fts5 (text, tokenize = 'unicode61 remove_diacritics 2')",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS claims_fts_terms USING fts5vocab (claims_fts, row)",
+    "CREATE TRIGGER IF NOT EXISTS claims_fts_insert AFTER INSERT ON claims WHEN NEW.copy_of IS NULL BEGIN "
+    "INSERT INTO claims_fts (rowid, text) VALUES (NEW.claim_id, NEW.text); END",
+    "CREATE TRIGGER IF NOT EXISTS claims_fts_delete AFTER DELETE ON claims WHEN OLD.copy_of IS NULL BEGIN "
+    "DELETE FROM claims_fts WHERE rowid = OLD.claim_id; END",
+    "CREATE TRIGGER IF NOT EXISTS claims_fts_update AFTER UPDATE OF text, copy_of ON claims BEGIN "
+    "DELETE FROM claims_fts WHERE rowid = OLD.claim_id; "
+    "INSERT INTO claims_fts (rowid, text) SELECT NEW.claim_id, NEW.text WHERE NEW.copy_of IS NULL; END",
+)
+#: Content words found in more than this share of claims are left out of a lexical query (names and
+#: numbers are always kept); BM25 would weigh them near zero anyway, but each one widens the scan.
+LEXICAL_MAX_DF = 0.05
+#: ... but a word is never too common while it is in fewer claims than this (a young store has few).
+LEXICAL_MIN_DF_CUT = 20
+#: At most this many terms per lexical query, rarest first.
+LEXICAL_MAX_TERMS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +200,7 @@ class ClaimStore:
         try:
             self._writer = self._connect()
             self._create_schema()
+            self._ensure_lexical()
             self._reader = self._connect()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open claim store {self.path}: {exc}") from exc
@@ -212,6 +237,25 @@ class ClaimStore:
                 f"claim store {self.path} holds {stored}-dimensional vectors but {self.dimension} were asked for; "
                 "use the embedder it was built with, or a new data directory"
             )
+
+    def _ensure_lexical(self) -> None:
+        """Create the full-text index if missing and back-fill it from the claims, in one transaction."""
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claims_fts'").fetchone()
+            for statement in _LEXICAL_SCHEMA:
+                conn.execute(statement)
+            if exists is None:
+                filled = conn.execute(
+                    "INSERT INTO claims_fts (rowid, text) SELECT claim_id, text FROM claims WHERE copy_of IS NULL"
+                ).rowcount
+                if filled:
+                    LOG.info("claim store %s: built the full-text index over %d existing claims", self.path, filled)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     # -- writes -----------------------------------------------------------------------------------
 
@@ -440,6 +484,81 @@ class ClaimStore:
                         published=_date(published),
                     )
         return out
+
+    def lexical_search(
+        self,
+        text: str,
+        k: int,
+        *,
+        exclude_source: str | None = None,
+        only_sources: frozenset[str] = frozenset(),
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+        include_undated: bool = True,
+    ) -> list[tuple[int, float]]:
+        """Up to ``k`` indexed claims sharing key terms with ``text``, as (claim_id, BM25 score), best first.
+
+        The filters mean what ``SearchFilter``'s do and are applied inside the query, so the own source's
+        claims never take places among the k.
+        """
+        if k <= 0:
+            return []
+        terms = key_terms(text)
+        if not terms:
+            return []
+        where = ["claims_fts MATCH ?"]
+        params: list[object] = []
+        if exclude_source is not None:
+            where.append("c.source_id != ?")
+            params.append(exclude_source)
+        if only_sources:
+            where.append(f"c.source_id IN ({','.join('?' * len(only_sources))})")
+            params.extend(sorted(only_sources))
+        undated = " OR c.published IS NULL" if include_undated else ""
+        if since is not None:
+            where.append(f"(c.published >= ?{undated})")
+            params.append(since.isoformat())
+        if until is not None:
+            where.append(f"(c.published <= ?{undated})")
+            params.append(until.isoformat())
+        sql = (
+            "SELECT claims_fts.rowid, bm25(claims_fts) AS score FROM claims_fts "
+            "JOIN claims c ON c.claim_id = claims_fts.rowid "
+            f"WHERE {' AND '.join(where)} ORDER BY score LIMIT ?"
+        )
+        try:
+            with self._read_lock:
+                chosen = self._rarest(terms)
+                if not chosen:
+                    return []
+                rows = self._reader.execute(sql, [match_expression(chosen), *params, k]).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"lexical search failed: {exc}") from exc
+        # FTS5's bm25() is negative, lower is better; flip it so that a higher score is a better match.
+        return [(int(cid), -float(score)) for cid, score in rows]
+
+    def _rarest(self, terms: list[Term]) -> list[Term]:
+        """The terms worth asking for: stored at all, content words only when rare; rarest first."""
+        singles = [t.text for t in terms if not t.is_phrase]
+        df: dict[str, int] = {}
+        for start in range(0, len(singles), _CHUNK):
+            chunk = singles[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT term, doc FROM claims_fts_terms WHERE term IN ({marks})"
+            df.update(self._reader.execute(sql, chunk).fetchall())
+        total = int(self._reader.execute("SELECT COUNT(*) FROM claims WHERE copy_of IS NULL").fetchone()[0])
+        kept: list[tuple[int, int, Term]] = []
+        for term in terms:
+            if term.is_phrase:
+                kept.append((0, term.kind, term))  # a written number's digit groups: cheap, and rarely common
+                continue
+            count = df.get(term.text, 0)
+            common = count > max(LEXICAL_MAX_DF * total, LEXICAL_MIN_DF_CUT)
+            if count == 0 or (term.kind == TermKind.WORD and common):
+                continue
+            kept.append((count, term.kind, term))
+        kept.sort(key=lambda item: (item[0], item[1]))
+        return [term for _, _, term in kept[:LEXICAL_MAX_TERMS]]
 
     def iter_vectors(self, after_id: int = 0, batch_size: int = 10_000) -> Iterator[VectorBatch]:
         """Indexed claims with id > ``after_id``, in ascending id order, ``batch_size`` at a time.

@@ -71,6 +71,8 @@ class Detector:
         top_k: int = 20,
         min_similarity: float = 0.35,
         snapshot_dir: Path | None = None,
+        lexical_k: int = 20,
+        lexical_min_similarity: float = 0.15,
     ) -> None:
         self.embedder = embedder
         self.store = store
@@ -80,6 +82,8 @@ class Detector:
         self.top_k = top_k
         self.min_similarity = min_similarity
         self.snapshot_dir = snapshot_dir
+        self.lexical_k = lexical_k
+        self.lexical_min_similarity = lexical_min_similarity
         # The store commits and the index update must happen in one order for every writer.
         self._write_lock = threading.Lock()
 
@@ -169,23 +173,47 @@ class Detector:
             since=query.since,
             until=query.until,
         )
-        hits = self.index.search(vectors, query.top_k or self.top_k, flt)
-        wanted = {h.claim_id for row in hits for h in row if h.similarity >= self.min_similarity}
+        top_k = query.top_k or self.top_k
+        hits = self.index.search(vectors, top_k, flt)
+        # Per claim: candidate id -> cosine, in the order each retriever ranked them.
+        dense = [{h.claim_id: h.similarity for h in row if h.similarity >= self.min_similarity} for row in hits]
+        lexical: list[dict[int, float]] = [{} for _ in claims]
         with self._write_lock:
-            stored = self.store.get_claims(wanted)
+            if self.lexical_k > 0:
+                lexical = [self._lexical(c.text, vector, flt) for c, vector in zip(claims, vectors, strict=True)]
+            fused = [_fuse(d, lx, top_k) for d, lx in zip(dense, lexical, strict=True)]
+            stored = self.store.get_claims({cid for row in fused for cid, _ in row})
         rows: list[list[Candidate]] = []
-        for claim, row in zip(claims, hits, strict=True):
+        for claim, row in zip(claims, fused, strict=True):
             rows.append(
                 [
-                    Candidate(stored[h.claim_id], h.similarity)
-                    for h in row
+                    Candidate(stored[cid], similarity)
+                    for cid, similarity in row
                     # A syndicated copy of the same text is agreement, not a conflict.
-                    if h.claim_id in stored
-                    and h.similarity >= self.min_similarity
-                    and stored[h.claim_id].text != claim.text
+                    if cid in stored and stored[cid].text != claim.text
                 ]
             )
         return claims, rows
+
+    def _lexical(self, text: str, vector: np.ndarray, flt: SearchFilter) -> dict[int, float]:
+        """Claims sharing the rare terms of ``text``, best BM25 first, with their real cosine (the judge
+        reads it as a feature); those below ``lexical_min_similarity`` share words but not a topic."""
+        found = self.store.lexical_search(
+            text,
+            self.lexical_k,
+            exclude_source=flt.exclude_source,
+            only_sources=flt.only_sources,
+            since=flt.since,
+            until=flt.until,
+            include_undated=flt.include_undated,
+        )
+        if not found:
+            return {}
+        ids = np.fromiter((cid for cid, _ in found), dtype=np.int64, count=len(found))
+        cosines = self.store.vectors_by_id(ids) @ np.asarray(vector, dtype=np.float32)
+        return {
+            int(cid): float(cos) for cid, cos in zip(ids, cosines, strict=True) if cos >= self.lexical_min_similarity
+        }
 
     def judge_pair(self, a: str, b: str, a_date: dt.date | None = None, b_date: dt.date | None = None) -> Verdict:
         validate.text("a", a, self.limits.max_claim_chars)
@@ -227,3 +255,24 @@ class Detector:
                 self.index.save(self.snapshot_dir, self.store.max_claim_id(), self.embedder.name)
                 LOG.info("index snapshot saved: %d vectors", len(self.index))
             self.store.close()
+
+
+#: Reciprocal rank fusion's damping constant (Cormack et al., 2009): a hit's weight is 1 / (RRF_K + rank).
+RRF_K = 60
+
+
+def _fuse(dense: dict[int, float], lexical: dict[int, float], k: int) -> list[tuple[int, float]]:
+    """At most ``k`` (claim_id, cosine) pairs ranked by reciprocal rank fusion of the two lists.
+
+    RRF needs no common scale between cosine and BM25, and a claim both retrievers found rises above
+    one only one of them found. With no lexical hits this is the dense list unchanged.
+    """
+    if not lexical:
+        return list(dense.items())[:k]
+    score: dict[int, float] = {}
+    for ranked in (dense, lexical):
+        for rank, cid in enumerate(ranked, start=1):
+            score[cid] = score.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+    cosine = {**lexical, **dense}
+    order = sorted(score, key=lambda cid: (-score[cid], -cosine[cid], cid))
+    return [(cid, cosine[cid]) for cid in order[:k]]

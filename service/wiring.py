@@ -78,6 +78,8 @@ def build_detector(settings: Settings, clock: ModelClock | None = None) -> Detec
         top_k=settings.top_k,
         min_similarity=settings.min_similarity,
         snapshot_dir=snapshot_dir,
+        lexical_k=settings.lexical_k,
+        lexical_min_similarity=settings.lexical_min_similarity,
     )
 
 

@@ -259,3 +259,20 @@ def test_sample_and_metadata(store: ClaimStore, texts: Texts) -> None:
     meta = list(store.iter_metadata(batch_size=16))
     assert [len(m.ids) for m in meta] == [16, 14]
     assert meta[0].source_ids[0] == "s" and meta[0].published[0] == dt.date(2023, 1, 1)
+
+
+def test_reopen_keeps_the_full_text_index_without_rebuilding(
+    tmp_path: Path, texts: Texts, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "claims.sqlite3"
+    store = ClaimStore(path, DIM)
+    ingest(store, texts, make_doc("a", ["Voss won the Tour of Westmarch.", "Sandvik hosts the next start."]))
+    before = store.lexical_search("Westmarch Voss", 5)
+    store.close()
+    with caplog.at_level("INFO", logger="contra.index.store"):
+        store = ClaimStore(path, DIM)
+    try:
+        assert not any("full-text index" in r.getMessage() for r in caplog.records)
+        assert before and store.lexical_search("Westmarch Voss", 5) == before
+    finally:
+        store.close()

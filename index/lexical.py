@@ -1,0 +1,99 @@
+"""Key terms of a claim, and the FTS5 query that finds other claims sharing them.
+
+Dense similarity misses the conflicting partner when a figure or a name sits inside a sentence about
+something else. Lexical retrieval keys on what two reports of one fact must share: names, numbers and
+the rarer content words. The store's FTS5 table (``unicode61`` tokenizer, diacritics removed) holds
+the claim texts; this module only decides which terms to ask for and quotes them so that no input,
+however hostile, can be read as FTS5 query syntax.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import IntEnum
+
+#: Function words and the verbs of attribution that every news sentence carries; they add nothing to a
+#: lexical match and would make the OR-query touch most of the table.
+_STOP_TEXT = """
+    a about above after again against all almost also although am among an and another any are as at be
+    because been before being below between both but by can could did do does doing done down during each
+    either else ever every few for from further had has have having he her here hers herself him himself
+    his how however i if in into is it its itself just last least less like made make many may me might
+    more most much must my myself near neither new next no nor not now of off on once one only or other
+    our ours out over own per rather said same say says saying she should since so some still such than
+    that the their theirs them themselves then there these they this those though through thus to told too
+    under until up upon us very via was we were what when where whether which while who whom whose why
+    will with within without would yet you your week weeks year years day days month months time times
+    according reported reports report announced added stated statement told tell monday tuesday wednesday
+    thursday friday saturday sunday today yesterday tomorrow mr mrs ms dr
+"""
+STOP_WORDS = frozenset(_STOP_TEXT.split())
+
+_WORD = re.compile(r"[^\W_]+")
+#: A number as written: digits with thousands separators or a decimal part ("1,200", "3.5", "2025").
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_MIN_WORD = 3
+
+
+class TermKind(IntEnum):
+    """Why a term was chosen; lower sorts first when terms must be cut."""
+
+    NUMBER = 0
+    NAME = 1
+    WORD = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One query term: ``text`` is a single token or, for a written number, a phrase of digit groups."""
+
+    text: str
+    kind: TermKind
+
+    @property
+    def is_phrase(self) -> bool:
+        return " " in self.text
+
+
+def fold(token: str) -> str:
+    """The form the ``unicode61 remove_diacritics 2`` tokenizer stores: lower case, no diacritics."""
+    decomposed = unicodedata.normalize("NFKD", token.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def key_terms(text: str) -> list[Term]:
+    """Numbers (as written and without thousands separators), capitalised names, then content words."""
+    terms: dict[str, Term] = {}
+
+    def keep(token: str, kind: TermKind) -> None:
+        folded = fold(token)
+        if folded and (folded not in terms or terms[folded].kind > kind):
+            terms[folded] = Term(folded, kind)
+
+    for match in _NUMBER.finditer(text):
+        written = match.group()
+        groups = re.findall(r"\d+", written)
+        keep(" ".join(groups), TermKind.NUMBER)
+        if "," in written and "." not in written:
+            keep("".join(groups), TermKind.NUMBER)  # "1,200" is also stored as "1200"
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if word.isdigit() or fold(word) in STOP_WORDS:
+            continue
+        if word[0].isupper() and len(word) >= 2:
+            keep(word, TermKind.NAME)
+        elif len(word) >= _MIN_WORD and not any(ch.isdigit() for ch in word):
+            keep(word, TermKind.WORD)
+    return list(terms.values())
+
+
+def quote(term: str) -> str:
+    """An FTS5 string literal: double quotes, inner quotes doubled. Inside one, every character is text."""
+    return '"' + term.replace('"', '""') + '"'
+
+
+def match_expression(terms: list[Term]) -> str:
+    """An FTS5 OR-query over ``terms``; empty when there is nothing to ask for."""
+    return " OR ".join(quote(t.text) for t in terms)
