@@ -282,7 +282,7 @@ def judge(
     inputs = _pair_inputs(a, b, pairs, a_date, b_date)
     settings = Settings()
     try:
-        verdicts = build_judge(settings).judge(inputs)
+        verdicts = build_judge(settings).judge(inputs, nli_for_all=True)
     except ContraError as exc:
         fail(str(exc), EXIT_USAGE if isinstance(exc, InvalidInput) else EXIT_FAILURE)
     if as_json or pairs is not None:

@@ -218,7 +218,7 @@ class Detector:
     def judge_pair(self, a: str, b: str, a_date: dt.date | None = None, b_date: dt.date | None = None) -> Verdict:
         validate.text("a", a, self.limits.max_claim_chars)
         validate.text("b", b, self.limits.max_claim_chars)
-        return self.judge.judge([PairInput(a, b, a_date, b_date)])[0]
+        return self.judge.judge([PairInput(a, b, a_date, b_date)], nli_for_all=True)[0]
 
     def delete_source(self, source_id: str) -> DeletedSource:
         validate.source_id("source_id", source_id)

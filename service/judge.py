@@ -16,7 +16,7 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -120,11 +120,18 @@ class Judge:
         #: Only used for pairs that come without a similarity (``contra judge``, JudgePair).
         self.embedder = embedder
 
-    def judge(self, pairs: Sequence[PairInput]) -> list[Verdict]:
-        """One verdict per pair, in order. NLI runs as one batch over both directions."""
+    def judge(self, pairs: Sequence[PairInput], *, nli_for_all: bool = False) -> list[Verdict]:
+        """One verdict per pair, in order. NLI runs as one batch over both directions.
+
+        With a calibration, a pair that a rule decides (different events, or no figure clash and no
+        stance cue) is never a conflict whatever the model says, so the cheap checks run first and NLI
+        only on the other pairs: most candidates of a Check never reach the model. ``nli_for_all`` runs
+        it on every pair anyway, for callers that show the model's probabilities (JudgePair).
+        """
         if not pairs:
             return []
-        return self.decide(pairs, self.evidence(pairs))
+        skip = self.calibration is not None and not nli_for_all
+        return self.decide(pairs, self.evidence(pairs, skip_ruled_out=skip))
 
     def decide(self, pairs: Sequence[PairInput], evidence: Sequence[PairEvidence]) -> list[Verdict]:
         """Verdicts from evidence already gathered (the eval reuses one NLI run for every variant)."""
@@ -133,26 +140,30 @@ class Judge:
             return [self._calibrated(p, e, float(s)) for p, e, s in zip(pairs, evidence, scores, strict=True)]
         return [self._verdict(p, e) for p, e in zip(pairs, evidence, strict=True)]
 
-    def evidence(self, pairs: Sequence[PairInput]) -> list[PairEvidence]:
-        """The parts' signals for each pair: figures, same-event test, stance cues, NLI both ways."""
-        forward: list[tuple[float, ...]] = [()] * len(pairs)
-        backward: list[tuple[float, ...]] = [()] * len(pairs)
-        if self.nli is not None:
-            n = len(pairs)
-            both = self.nli.predict([(p.a, p.b) for p in pairs] + [(p.b, p.a) for p in pairs])
-            forward = [tuple(float(x) for x in row) for row in both[:n]]
-            backward = [tuple(float(x) for x in row) for row in both[n:]]
+    def evidence(self, pairs: Sequence[PairInput], *, skip_ruled_out: bool = False) -> list[PairEvidence]:
+        """The parts' signals for each pair: figures, same-event test, stance cues, NLI both ways
+        (left empty for pairs a rule decides when ``skip_ruled_out``)."""
         cosines = self._cosines(pairs)
-        return [
+        found = [
             PairEvidence(
                 figures=self._figures(p),
                 event=same_event(p.a, p.b, p.a_date, p.b_date, cosine),
                 cues=polarity(p.a, p.b),
-                forward=fw,
-                backward=bw,
+                forward=(),
+                backward=(),
             )
-            for p, cosine, fw, bw in zip(pairs, cosines, forward, backward, strict=True)
+            for p, cosine in zip(pairs, cosines, strict=True)
         ]
+        wanted = [i for i, e in enumerate(found) if not (skip_ruled_out and e.ruled_out)]
+        if self.nli is None or not wanted:
+            return found
+        n = len(wanted)
+        both = self.nli.predict([(pairs[i].a, pairs[i].b) for i in wanted] + [(pairs[i].b, pairs[i].a) for i in wanted])
+        for k, i in enumerate(wanted):
+            found[i] = replace(
+                found[i], forward=tuple(float(x) for x in both[k]), backward=tuple(float(x) for x in both[n + k])
+            )
+        return found
 
     def _figures(self, pair: PairInput) -> FigureEvidence:
         if self.figures is None:

@@ -202,3 +202,23 @@ def test_a_sure_figure_clash_keeps_its_confidence_when_the_fitted_score_is_low()
         assert "week" in verdict.explanation
     weak = judge.judge([PairInput("Kellby council spent 12 million euros.", "Kellby council earned 30 million euros.")])
     assert not weak[0].is_conflict
+
+
+def test_nli_runs_only_on_pairs_no_rule_decides_and_the_verdicts_do_not_change() -> None:
+    clash = PairInput(
+        "Officials in Kellby said 12 people were killed in the flood on Tuesday.",
+        "Officials in Kellby said 30 people were killed in the flood on Tuesday.",
+        WED,
+        WED,
+    )
+    paraphrase = PairInput("The Kellby bridge reopened to traffic.", "Traffic is flowing over the Kellby bridge again.")
+    elsewhere = PairInput("The Kellby council approved the budget.", "Police in Marlow arrested two men on Friday.")
+    pairs = [clash, paraphrase, elsewhere]
+    lean = FakeNLI(lambda p, h: (0.05, 0.05, 0.9))
+    full = FakeNLI(lambda p, h: (0.05, 0.05, 0.9))
+    skipped = Judge(lean, figure_evidence, calibration=_eager_calibration()).judge(pairs)
+    everything = Judge(full, figure_evidence, calibration=_eager_calibration()).judge(pairs, nli_for_all=True)
+    assert {pair for pair in lean.seen} == {(clash.a, clash.b), (clash.b, clash.a)}
+    assert len(full.seen) == 2 * len(pairs)
+    assert [v.is_conflict for v in skipped] == [v.is_conflict for v in everything] == [True, False, False]
+    assert [v.kind for v in skipped] == [v.kind for v in everything]
