@@ -5,7 +5,8 @@ Both arms are the real gRPC server (``server.create_server`` + ``wiring.build_de
 on the same data:
 
     baseline   fp32 torch embedder, one request at a time (1 worker, no micro-batching), flat index,
-               NLI on every top-k candidate (min similarity off), no NLI cache
+               dense search only, NLI on every top-k candidate (min similarity off, no rule skips it),
+               no NLI cache
     contra     the settings' defaults, except the int8 ONNX embedder and the index kind (auto)
 
 Measured per arm: Ingest claims/s (8 clients, one document per call, into a copy of the store),
@@ -68,6 +69,8 @@ ARMS: dict[str, dict[str, Any]] = {
         "index_kind": IndexKind.FLAT,
         "min_similarity": -1.0,
         "nli_cache_entries": 0,
+        "judge_all_candidates": True,
+        "lexical_k": 0,
     },
     "contra": {"embedder_backend": EmbedderBackend.ONNX},
 }

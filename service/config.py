@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     batch_wait_ms: float = Field(2.0, ge=0.0, le=100.0, description="longest wait for more work to join a batch")
     batch_max_items: int = Field(256, ge=1, le=10_000, description="texts or pairs gathered into one model batch")
     nli_cache_entries: int = Field(100_000, ge=0, description="NLI results kept per text pair; 0 = no cache")
+    judge_all_candidates: bool = Field(
+        False, description="run NLI on every candidate, even where a rule already decides (slower; for comparison)"
+    )
 
     index_kind: IndexKind = Field(IndexKind.AUTO)
     top_k: int = Field(20, ge=1, le=500, description="candidates fetched from other sources per claim")

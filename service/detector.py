@@ -73,6 +73,7 @@ class Detector:
         snapshot_dir: Path | None = None,
         lexical_k: int = 20,
         lexical_min_similarity: float = 0.15,
+        judge_all_candidates: bool = False,
     ) -> None:
         self.embedder = embedder
         self.store = store
@@ -84,6 +85,7 @@ class Detector:
         self.snapshot_dir = snapshot_dir
         self.lexical_k = lexical_k
         self.lexical_min_similarity = lexical_min_similarity
+        self.judge_all_candidates = judge_all_candidates
         # The store commits and the index update must happen in one order for every writer.
         self._write_lock = threading.Lock()
 
@@ -151,7 +153,7 @@ class Detector:
                     )
                 )
                 meta.append((claim, candidate))
-        verdicts = self.judge.judge(pairs)
+        verdicts = self.judge.judge(pairs, nli_for_all=self.judge_all_candidates)
         conflicts = [
             Conflict(query=claim, other=candidate.claim, similarity=candidate.similarity, verdict=verdict)
             for (claim, candidate), verdict in zip(meta, verdicts, strict=True)

@@ -79,6 +79,7 @@ def build_detector(settings: Settings, clock: ModelClock | None = None) -> Detec
         min_similarity=settings.min_similarity,
         snapshot_dir=snapshot_dir,
         lexical_k=settings.lexical_k,
+        judge_all_candidates=settings.judge_all_candidates,
         lexical_min_similarity=settings.lexical_min_similarity,
     )
 
