@@ -38,6 +38,14 @@ class Hit:
 ANY = SearchFilter()
 
 
+def read_id_map(path: Path, dimension: int) -> faiss.IndexIDMap2:
+    """A saved ``IndexIDMap2`` of ``dimension``; anything else is a damaged or foreign snapshot."""
+    index = faiss.read_index(str(path))
+    if not isinstance(index, faiss.IndexIDMap2) or index.d != dimension:
+        raise ValueError(f"{path} is not a {dimension}-dimensional IndexIDMap2")
+    return index
+
+
 def search_params(params: faiss.SearchParameters, selector: faiss.IDSelector | None) -> faiss.SearchParameters:
     """``params`` with ``selector`` set (the FAISS stubs lack keyword constructors)."""
     if selector is not None:

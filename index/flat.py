@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Self
 import faiss
 import numpy as np
 
-from contra.index.base import ClaimIndex, search_params
+from contra.index.base import ClaimIndex, read_id_map, search_params
 
 INDEX_FILE = "index.faiss"
 
@@ -43,10 +43,7 @@ class FlatIndex(ClaimIndex):
 
     @classmethod
     def read_files(cls, directory: Path, dimension: int, params: dict[str, Any]) -> Self:
-        index = faiss.read_index(str(directory / INDEX_FILE))
-        if not isinstance(index, faiss.IndexIDMap2) or index.d != dimension:
-            raise ValueError(f"{directory / INDEX_FILE} is not a {dimension}-dimensional IndexIDMap2")
-        return cls(dimension, index=index)
+        return cls(dimension, index=read_id_map(directory / INDEX_FILE, dimension))
 
     def _nbytes(self) -> int:
         return int(faiss.serialize_index(self._index).nbytes)

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Self
 import faiss
 import numpy as np
 
-from contra.index.base import ClaimIndex, search_params
+from contra.index.base import ClaimIndex, read_id_map, search_params
 
 LOG = logging.getLogger(__name__)
 
@@ -162,9 +162,7 @@ class HNSWIndex(ClaimIndex):
 
     @classmethod
     def read_files(cls, directory: Path, dimension: int, params: dict[str, Any]) -> Self:
-        index = faiss.read_index(str(directory / INDEX_FILE))
-        if not isinstance(index, faiss.IndexIDMap2) or index.d != dimension:
-            raise ValueError(f"{directory / INDEX_FILE} is not a {dimension}-dimensional IndexIDMap2")
+        index = read_id_map(directory / INDEX_FILE, dimension)
         if not isinstance(faiss.downcast_index(index.index), faiss.IndexHNSWFlat):
             raise ValueError(f"{directory / INDEX_FILE} does not hold an HNSW graph")
         return cls(

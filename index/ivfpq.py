@@ -33,7 +33,7 @@ from typing import Any, ClassVar, Self
 import faiss
 import numpy as np
 
-from contra.index.base import ClaimIndex, search_params, unit_rows
+from contra.index.base import ClaimIndex, read_id_map, search_params, unit_rows
 
 LOG = logging.getLogger(__name__)
 
@@ -295,10 +295,7 @@ class IVFPQIndex(ClaimIndex):
             saved = "exact vectors" if params.get("exact_rerank") else "6-bit codes"
             raise ValueError(f"the snapshot re-ranks with {saved}, which this index is not set up for")
         if not params.get("trained", False):
-            staging = faiss.read_index(str(directory / STAGING_FILE))
-            if not isinstance(staging, faiss.IndexIDMap2) or staging.d != dimension:
-                raise ValueError(f"{directory / STAGING_FILE} is not a {dimension}-dimensional IndexIDMap2")
-            index._staging = staging
+            index._staging = read_id_map(directory / STAGING_FILE, dimension)
             return index
         ivf = faiss.read_index(str(directory / IVF_FILE))
         refine = faiss.read_index(str(directory / REFINE_FILE))

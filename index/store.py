@@ -29,6 +29,7 @@ import sqlite3
 import threading
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -213,10 +214,21 @@ class ClaimStore:
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
-    def _create_schema(self) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on the writer connection: committed when the block ends, rolled back when it
+        raises, so a failed write leaves nothing behind."""
         conn = self._writer
         conn.execute("BEGIN IMMEDIATE")
         try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _create_schema(self) -> None:
+        with self._transaction() as conn:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
@@ -226,10 +238,6 @@ class ClaimStore:
                     "INSERT INTO meta (key, value) VALUES (?, ?)",
                     [("schema_version", str(SCHEMA_VERSION)), ("dimension", str(self.dimension))],
                 )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         stored = int(rows.get("dimension", self.dimension))
         if stored != self.dimension:
             self._writer.close()
@@ -240,9 +248,7 @@ class ClaimStore:
 
     def _ensure_lexical(self) -> None:
         """Create the full-text index if missing and back-fill it from the claims, in one transaction."""
-        conn = self._writer
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as conn:
             exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claims_fts'").fetchone()
             for statement in _LEXICAL_SCHEMA:
                 conn.execute(statement)
@@ -252,10 +258,6 @@ class ClaimStore:
                 ).rowcount
                 if filled:
                     LOG.info("claim store %s: built the full-text index over %d existing claims", self.path, filled)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     # -- writes -----------------------------------------------------------------------------------
 
@@ -281,18 +283,12 @@ class ClaimStore:
         ]
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with self._write_lock:
-            conn = self._writer
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with self._transaction() as conn:
                     results = [
                         self._add_document(conn, doc, doc_claims, vecs, now)
                         for doc, doc_claims, vecs in zip(documents, claims, prepared, strict=True)
                     ]
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
             except sqlite3.Error as exc:
                 raise StoreError(f"storing {len(documents)} documents failed, nothing was stored: {exc}") from exc
         return results
@@ -382,15 +378,9 @@ class ClaimStore:
         Raises ``NotFound`` for a source that is not stored.
         """
         with self._write_lock:
-            conn = self._writer
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with self._transaction() as conn:
                     result = self._delete_source(conn, source_id)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
             except sqlite3.Error as exc:
                 raise StoreError(f"deleting source {source_id!r} failed, nothing was deleted: {exc}") from exc
         return result
