@@ -10,7 +10,7 @@ Prints, in one run and on the same pairs:
   variant (``bench/hard_corpus.py``: each B sentence fused with an unrelated sentence).
 
     python bench/eval_detection.py [--pairs tests/data/pairs.jsonl] [--corpus tests/data/corpus] [--json out.json]
-                                   [--recall-only] [--cost]
+                                   [--recall-only | --judge-only] [--cost]
 """
 
 from __future__ import annotations
@@ -300,6 +300,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=REPO / "tests" / "data" / "corpus")
     parser.add_argument("--ks", default="5,10,20,50")
     parser.add_argument("--recall-only", action="store_true", help="skip judging; candidate recall only")
+    parser.add_argument("--judge-only", action="store_true", help="skip candidate recall; judge the pairs only")
     parser.add_argument("--cost", action="store_true", help="also time Check's candidate step per retriever")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -312,7 +313,7 @@ def main() -> None:
     for name, result in results.items():
         print_variant(name, result)
     recall: dict[str, dict[str, dict[int, dict[str, float]]]] = {}
-    if (args.corpus / "documents.jsonl").exists():
+    if not args.judge_only and (args.corpus / "documents.jsonl").exists():
         ks = tuple(int(k) for k in args.ks.split(","))
         for corpus_name, hard in CORPORA:
             recall[corpus_name] = candidate_recall(args.corpus, settings, ks, hard=hard)

@@ -96,6 +96,14 @@ class CalendarDate:
     month: int | None = None
     day: int | None = None
     weekday: int | None = None  # Monday == 0
+    #: A span of months ("the first quarter" is 1 to 3, "between July and September" 7 to 9): the last one.
+    month_last: int | None = None
+    #: A part of one month ("the second week of March" is days 8 to 14), first and last day.
+    days: tuple[int, int] | None = None
+
+    @property
+    def day_span(self) -> tuple[int, int] | None:
+        return (self.day, self.day) if self.day is not None else self.days
 
     @property
     def resolved(self) -> dt.date | None:
@@ -137,6 +145,9 @@ class Figure:
     #: The nearest content word before the figure in its clause, often the verb ("rose", "paid"): two
     #: figures without a counted noun that are led by different words may measure different things.
     lead: str = ""
+    #: What the claim compares against ("compared with the first quarter", "versus 4 in the placebo group"),
+    #: not what it reports.
+    baseline: bool = False
 
     @property
     def measure(self) -> str:
@@ -266,6 +277,8 @@ _SCALES = {
     "million": 1e6,
     "billion": 1e9,
     "trillion": 1e12,
+    "quadrillion": 1e15,
+    "quintillion": 1e18,
     "lakh": 1e5,
     "crore": 1e7,
     "k": 1e3,
@@ -324,6 +337,7 @@ _CASUALTY = {
 }
 #: Measures that grow as reports come in; a later report with a larger figure is an update.
 _RUNNING_NOUNS = {"dead", "injured", "missing", "arrested", "displaced", "evacuated", "casualty", "case", "infection"}
+_SHARE_OF = re.compile(r"\s+(?:out\s+)?of\s+(?:the\s+|its\s+|their\s+|all\s+)?(?:\d[\d,.]*\s+)?(?=[A-Za-z])")
 _RUNNING_CONTEXT = {"toll", "total", "tally", "cumulative", "far", "climb", "climbed", "risen", "rose", "rise"}
 
 _STOP = _words(
@@ -423,7 +437,8 @@ _YEAR_MARKERS = {
 #: At a digit run: the number with a scale word or an attached suffix ("1.2 million", "£300m", "5bn").
 _NUMBER = re.compile(
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-    r"(?:(?P<suf>bn|mn|mln|tn|m|b|k)(?!\w|\.\w)|\s*-?(?P<scale>hundred|thousand|million|billion|trillion|lakh|crore)\b)?"
+    r"(?:(?P<suf>bn|mn|mln|tn|m|b|k)(?!\w|\.\w)|\s*-?(?P<scale>(?:hundred|thousand|million|billion|trillion|quadrillion"
+    r"|quintillion|lakh|crore)(?:\s+(?:thousand|million|billion))?)\b)?"
 )
 _CURRENCY_BEFORE = re.compile(r"(?:(?i:US\$|A\$|C\$|HK\$|USD|EUR|GBP)\s?|[$€£¥₹₽₴]\s?)$")
 #: At a number word (or "a", "half", "tens", "dozens"...): a run of number words.
@@ -558,7 +573,11 @@ def extract_figures(text: str, published: dt.date | None = None) -> list[Figure]
             if figure is not None:
                 figures.append(figure)
     figures.sort(key=lambda f: (f.span.start, f.span.end))
+    figures = [replace(f, baseline=True) if _BASELINE_BEFORE.search(text, 0, f.span.start) else f for f in figures]
     return _join_compound_durations(text, figures)
+
+
+_BASELINE_BEFORE = re.compile(r"(?i:\b(?:compared\s+(?:with|to)|versus|vs\.?)\s+(?:[\w'’-]+\s+){0,3})$")
 
 
 _COMPOUND_GAP = re.compile(r"(?:\s+|\s*,\s*|\s+and\s+)")
@@ -796,6 +815,11 @@ def _word_figures(scan: _Scan, atoms: list[_Atom]) -> Iterator[Figure]:
         if scan.taken[start]:
             continue
         original = text[start:end]
+        if word in _DATE_PART_STARTS:
+            part = _date_part_at(scan, start)
+            if part is not None:
+                yield part
+                continue
         if word in _MONTHS and original[0].isupper():
             figure = _month_figure(scan, start)
             if figure is not None:
@@ -852,6 +876,87 @@ def _weekday_figure(scan: _Scan, start: int, end: int, word: str) -> Figure:
         return _date_figure(scan, start, end, CalendarDate(weekday=weekday))
     day = _resolve_weekday(scan.published, weekday, modifier=modifier, future=_future_near(scan, start))
     return _date_figure(scan, start, end, CalendarDate(day.year, day.month, day.day, weekday))
+
+
+# Parts of a month or a year: "the second week of March", "the first quarter of next year",
+# "between July and September". Each is one date covering a span, compared by overlap.
+
+_NO_DAY = rf"(?!\.?\s+{_DAY_RE}\b)"  # "March" but not "March 12"
+_YEAR_TAIL = rf"(?:,?\s+(?:of\s+)?(?P<y>{_YEAR_RE})\b|\s+(?:of\s+)?(?P<rel>next|last|this|the)\s+year\b)"
+_PART_OF_MONTH = re.compile(
+    rf"(?i:(?P<ord>first|second|third|fourth|last|final)\s+(?P<part>week|fortnight|half)\s+of\s+)"
+    rf"(?P<m>{_MONTH_RE})\b{_NO_DAY}{_YEAR_TAIL}?"
+)
+_PART_OF_YEAR = re.compile(rf"(?i:(?P<ord>first|second|third|fourth|last|final)\s+(?P<part>quarter|half)){_YEAR_TAIL}")
+_MONTH_SPAN = re.compile(
+    rf"(?:(?i:between|from)\s+(?P<m>{_MONTH_RE})\b{_NO_DAY}\s+(?i:and|to|until|through)"
+    rf"|(?i:in)\s+(?P<m1>{_MONTH_RE})\b{_NO_DAY}\s+(?i:to|until|through))\s+(?P<m2>{_MONTH_RE})\b{_NO_DAY}"
+    rf"{_YEAR_TAIL}?"
+)
+_DATE_PART_STARTS = _words("first second third fourth last final between from in")
+_PART_INDEX = {"first": 0, "second": 1, "third": 2, "fourth": 3}
+
+
+def _date_part_at(scan: _Scan, start: int) -> Figure | None:
+    text = scan.text
+    for pattern in (_PART_OF_MONTH, _PART_OF_YEAR, _MONTH_SPAN):
+        m = pattern.match(text, start)
+        if m is not None and scan.free(start, m.end()):
+            when = _part_date(scan, m, start)
+            if when is not None:
+                end = m.end()
+                if text[end - 1] == "." and m.lastindex is not None and not m[m.lastindex].rstrip(".").islower():
+                    end -= 1  # the sentence's full stop after "the last week of March."
+                return _date_figure(scan, start, end, when)
+    return None
+
+
+def _part_date(scan: _Scan, m: re.Match[str], start: int) -> CalendarDate | None:
+    year = _tail_year(scan, m)
+    groups = m.groupdict()
+    last = "last" if groups.get("ord", "").lower() in ("last", "final") else ""
+    if groups.get("m2") is not None:  # "between July and September", "in April to June"
+        first_word = m["m"] or m["m1"]
+        first_month, last_month = _MONTHS[first_word.rstrip(".").lower()], _MONTHS[m["m2"].rstrip(".").lower()]
+        if last_month <= first_month:
+            return None
+        if year is None and scan.published is not None:
+            year = _nearest_year(scan.published, first_month, 1, future=_future_near(scan, start))
+        return CalendarDate(year, first_month, month_last=last_month)
+    part = m["part"].lower()
+    index = 3 if last else _PART_INDEX[m["ord"].lower()]
+    if groups.get("m") is None:  # a part of a year: quarters 1-4, halves 1-2
+        if part == "half":
+            index = 1 if last else index
+            return None if index > 1 or year is None else CalendarDate(year, 1 + 6 * index, month_last=6 + 6 * index)
+        return None if year is None else CalendarDate(year, 1 + 3 * index, month_last=3 + 3 * index)
+    month = _MONTHS[m["m"].rstrip(".").lower()]
+    if year is None and scan.published is not None:
+        year = _nearest_year(scan.published, month, 15, future=_future_near(scan, start))
+    length = _month_length(year, month)
+    if part == "half" and index > 1:
+        return None
+    size = {"week": 7, "fortnight": 14, "half": 15}[part]
+    if last or (part == "half" and index == 1):
+        days = (length - size + 1, length) if part != "half" else (16, length)
+    elif index * size >= length:
+        return None
+    else:
+        days = (index * size + 1, min(length, (index + 1) * size))
+    return CalendarDate(year, month, days=days)
+
+
+def _tail_year(scan: _Scan, m: re.Match[str]) -> int | None:
+    if m["y"]:
+        return int(m["y"])
+    if m["rel"] and scan.published is not None:
+        return scan.published.year + {"next": 1, "last": -1}.get(m["rel"].lower(), 0)
+    return None
+
+
+def _month_length(year: int | None, month: int) -> int:
+    following = dt.date((year or 2001) + month // 12, month % 12 + 1, 1)
+    return (following - dt.timedelta(days=1)).day
 
 
 _SET_TO = re.compile(r"\bset to\b[^,;.]*$")
@@ -1085,7 +1190,9 @@ def _number_atom_at(scan: _Scan, pos: int) -> _Atom | None:
         else:
             scale = _SCALES[suffix]
     if m["scale"]:
-        scale = _SCALES[m["scale"].lower()]
+        scale = 1.0
+        for word in m["scale"].lower().split():  # "1.5 billion billion" is 1.5e18, "a thousand million" 1e9
+            scale *= _SCALES[word]
     # "1.2 million" and "3.2%" cover what rounds to them, "3 billion" a few percent either way; a plain
     # integer is taken as exact.
     precision = 0.5 * 10.0 ** (-decimals) * scale if decimals else 0.05 * value * scale if scale > 1 else 0.0
@@ -1286,6 +1393,11 @@ def _figure_from_atom(scan: _Scan, atom: _Atom) -> Figure | None:
         start = minus.start()
     anchor = atom.anchor if atom.anchor is not None else start
     noun = "score" if atom.score else _casualty(scan, anchor, end) or _head_noun(scan, end)
+    if not noun and not atom.score:
+        # "64 of the 200 seats" counts seats; "29.5% of the vote" is a share of the vote, not of "ballots counted"
+        share = _SHARE_OF.match(text, end)
+        if share is not None and (unit is None or unit.dimension == "percent"):
+            noun = _head_noun(scan, share.end())
     kind = FigureKind.COUNT
     if unit is not None:
         kind = FigureKind.PERCENT if unit.dimension in ("percent", "pp") else FigureKind.QUANTITY
@@ -1343,8 +1455,9 @@ def _head_noun(scan: _Scan, end: int) -> str:
         if word in _DIMENSION_WORDS:
             break  # "25 km deep", "300 metres wide": how it was measured, not what
         capitalised = scan.text[scan.starts[first + offset]].isupper()
-        if not run and (word in _NOUN_SKIP or (word.endswith("ing") and not capitalised and offset + 1 < len(words))):
-            continue  # "6,140 polling stations", "12 more soldiers"
+        modifier = word.endswith(("ing", "ed")) or (word.endswith("ly") and len(word) > 4)
+        if not run and (word in _NOUN_SKIP or (modifier and not capitalised and offset + 1 < len(words))):
+            continue  # "6,140 polling stations", "12 more soldiers", "200 newly elected members"
         if word in _STOP or _is_number_word(word) or (word.endswith(("ed", "ing")) and not capitalised):
             break  # a verb ends the noun phrase: "2,000 people marched", "30 launched"
         run.append(word)
@@ -1360,7 +1473,8 @@ def _head_noun(scan: _Scan, end: int) -> str:
 _IRREGULAR = {"people": "person", "children": "child", "women": "woman", "men": "man", "lives": "life", "mice": "mouse"}
 _KEEP_S = _words(
     "news series species bus gas us its this his was is has does crisis analysis basis status thesis "
-    "process access press chaos means headquarters always perhaps various previous famous serious less"
+    "process access press chaos means headquarters always perhaps various previous famous serious less "
+    "measles mumps rabies diabetes herpes rickets"
 )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from contra.service.domain import ConflictKind, NumericFinding
@@ -63,6 +63,12 @@ _NOT_NAMES = _words(
     "Wednesday Thursday Friday Saturday Sunday The A An In On At As It He She They We I This That But And"
 )
 _NOT_TOPICS = _words("rose rise rises fell fall falls hit hits grew grow grows said old new added gained lost")
+#: "with 40% of ballots counted", "preliminary results", "early returns": the figures are not final.
+_PROVISIONAL = re.compile(
+    r"(?i:\bwith\s+(?!all\b|every\b)(?:\S+\s+){1,3}?(?:of\s+)?(?:the\s+)?(?:ballots|votes|precincts|polling\s+stations|districts)"
+    r"\s+(?:counted|tallied|reporting|in)\b"
+    r"|\b(?:preliminary|provisional|partial|early|initial|interim)\s+(?:results?|counts?|returns|tall(?:y|ies)|estimates?|figures?)\b)"
+)
 _TIME_KINDS = frozenset({FigureKind.DATE, FigureKind.YEAR, FigureKind.PERIOD})
 _CURRENCIES = frozenset(u.dimension for u in UNITS.values() if u.name == u.dimension and len(u.name) == 3)
 _KIND_ORDER = {ConflictKind.DATE: 0, ConflictKind.NUMBER: 1, ConflictKind.QUANTITY: 2, ConflictKind.STANCE: 3}
@@ -128,6 +134,9 @@ class _Pair:
         self.a, self.b, self.fa, self.fb = a, b, fa, fb
         self.a_date, self.b_date = a_date, b_date
         self.elapsed = (b_date - a_date).days if a_date is not None and b_date is not None else None
+        #: A claim that gives a partial or preliminary figure, which a later report may revise either way.
+        self.provisional_a = _PROVISIONAL.search(a) is not None
+        self.provisional_b = _PROVISIONAL.search(b) is not None
         names_a, names_b = _names(a), _names(b)
         #: Both claims name people or places and share none: likely two different events.
         self.other_event = bool(names_a) and bool(names_b) and not (names_a & names_b)
@@ -207,6 +216,8 @@ class _Pair:
         reports on its own."""
         if not _same_scale(x, y):
             return 0.0
+        if x.baseline != y.baseline:
+            return 0.5 * self._match(replace(x, baseline=y.baseline), y)  # what one claim compares against
         union = x.context | y.context
         overlap = len(x.context & y.context) / len(union) if union else 0.0
         shared = 0.6 + 0.4 * overlap if overlap else 0.0
@@ -256,8 +267,11 @@ class _Pair:
             lo_x, hi_x = _widen(lo_x, hi_x, _CONVERSION_SLACK / 2)
             lo_y, hi_y = _widen(lo_y, hi_y, _CONVERSION_SLACK / 2)
         if self.elapsed:
-            if x.running and y.running:
-                # A running count may only have grown between the earlier and the later report.
+            if self.provisional_a if self.elapsed > 0 else self.provisional_b:
+                return True  # election-night shares, preliminary estimates: superseded, not contradicted
+            if x.running or y.running:
+                # A running count ("so far", "the toll") may only have grown between the earlier and the
+                # later report, which may give the final figure without saying it is one.
                 earlier_lo, later_hi = (lo_x, hi_y) if self.elapsed > 0 else (lo_y, hi_x)
                 return later_hi >= earlier_lo
             if x.unit and UNITS[x.unit].dimension == "time":
@@ -445,9 +459,18 @@ def _calendar_agree(p: CalendarDate, q: CalendarDate) -> bool:
     rp, rq = p.resolved, q.resolved
     if rp is not None and rq is not None:
         return rp == rq
-    for a, b in ((p.year, q.year), (p.month, q.month), (p.day, q.day), (p.weekday, q.weekday)):
+    for a, b in ((p.year, q.year), (p.weekday, q.weekday)):
         if a is not None and b is not None and a != b:
             return False
+    one_month = True
+    if p.month is not None and q.month is not None:
+        # spans of months ("the first quarter", "between July and September") meet or they do not
+        if not _overlap((p.month, p.month_last or p.month), (q.month, q.month_last or q.month)):
+            return False
+        one_month = p.month_last is None and q.month_last is None
+    days_p, days_q = p.day_span, q.day_span
+    if one_month and days_p is not None and days_q is not None and not _overlap(days_p, days_q):
+        return False
     for date, other in ((rp, q), (rq, p)):
         if date is not None and other.weekday is not None and date.weekday() != other.weekday:
             return False
@@ -463,7 +486,7 @@ def _resolved_note(f: Figure, surface: str) -> str:
 
 
 def _noun_for(noun: str, value: float) -> str:
-    if value == 1 or noun in ("dead", "injured", "missing", "arrested", "displaced", "evacuated", "score"):
+    if value == 1 or noun in ("dead", "injured", "missing", "arrested", "displaced", "evacuated", "score", "species"):
         return noun
     irregular = {"person": "people", "child": "children", "woman": "women", "man": "men", "life": "lives"}
     if noun in irregular:

@@ -115,6 +115,53 @@ def test_dates_without_publish_date_keep_their_parts() -> None:
     assert g.when is not None and (g.when.month, g.when.day, g.when.year) == (4, 26, None)
 
 
+@pytest.mark.parametrize(
+    ("text", "surface", "year", "months", "days"),
+    [
+        ("It is set for the second week of March.", "second week of March", None, (3, 3), (8, 14)),
+        ("It is set for the last week of February 2024.", "last week of February 2024", 2024, (2, 2), (23, 29)),
+        ("Talks resume in the first half of June.", "first half of June", None, (6, 6), (1, 15)),
+        ("It opens in the first quarter of next year.", "first quarter of next year", 2026, (1, 3), None),
+        ("Sales fell in the final quarter of 2024.", "final quarter of 2024", 2024, (10, 12), None),
+        ("Output rose in the second half of the year.", "second half of the year", 2025, (7, 12), None),
+        ("Works run between July and September next year.", "between July and September next year", 2026, (7, 9), None),
+        ("Works run from May to July 2024.", "from May to July 2024", 2024, (5, 7), None),
+    ],
+)
+def test_parts_of_months_and_years_are_date_spans(
+    text: str, surface: str, year: int | None, months: tuple[int, int], days: tuple[int, int] | None
+) -> None:
+    published = WED if "year" in surface and year is not None and str(year) not in surface else None
+    f = _one(text, published)
+    assert f.kind is FigureKind.DATE and f.span.of(text) == surface
+    assert f.when is not None and f.when.year == year
+    assert (f.when.month, f.when.month_last or f.when.month) == months and f.when.day_span == days
+
+
+def test_a_bare_quarter_or_a_day_after_a_month_is_no_date_span() -> None:
+    assert _one("Profits fell in the first quarter.").kind is FigureKind.PERIOD  # fiscal or calendar: unknown
+    text = "from May 3 to July"
+    assert extract_figures(text)[0].span.of(text) == "May 3"
+
+
+@pytest.mark.parametrize(
+    ("text", "nouns"),
+    [
+        ("The party won 64 of the 200 seats.", ["seat", "seat"]),
+        ("With 40% of ballots counted, she had 29.5% of the vote.", ["ballot", "vote"]),
+        ("Debt reached 3.2% of GDP.", ["gdp"]),
+    ],
+)
+def test_a_share_of_something_counts_that_thing(text: str, nouns: list[str]) -> None:
+    assert [f.noun for f in extract_figures(text)] == nouns
+
+
+def test_compound_scale_words_multiply() -> None:
+    assert _one("1.5 billion billion calculations a second").low == pytest.approx(1.5e18)
+    assert _one("1.5 quintillion calculations a second").low == pytest.approx(1.5e18)
+    assert _one("a thousand million people").low == pytest.approx(1e9)
+
+
 def test_month_name_as_verb_or_modal_is_no_date() -> None:
     assert extract_figures("Officials may march on the capital.") == []
     assert [f.span.of("In May, they left.") for f in extract_figures("In May, they left.")] == ["May"]

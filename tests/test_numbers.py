@@ -240,6 +240,46 @@ CONFLICTS = [
         "24",
         id="past-weekday-in-future-sentence",
     ),
+    pytest.param(
+        "The disciplinary hearing will take place in the second week of March, the federation said.",
+        "The federation said the disciplinary hearing had been set for the last week of March.",
+        None,
+        dt.date(2026, 2, 10),
+        ConflictKind.DATE,
+        "second week of March",
+        "last week of March",
+        id="weeks-of-a-month",
+    ),
+    pytest.param(
+        "The Farmers' League won 64 of the 200 seats, the electoral commission said.",
+        "The electoral commission said the Farmers' League had won 71 of the 200 seats.",
+        None,
+        None,
+        ConflictKind.NUMBER,
+        "64",
+        "71",
+        id="share-of-seats",
+    ),
+    pytest.param(
+        "The weather satellite will launch in the first quarter of next year, the space agency said.",
+        "The space agency plans to launch the weather satellite between July and September next year.",
+        dt.date(2026, 10, 20),
+        dt.date(2026, 10, 20),
+        ConflictKind.DATE,
+        "first quarter of next year",
+        "between July and September next year",
+        id="quarter-vs-month-span",
+    ),
+    pytest.param(
+        "The hearing will take place in the second week of March, the federation said.",
+        "The federation said the hearing would take place on March 22.",
+        None,
+        None,
+        ConflictKind.DATE,
+        "second week of March",
+        "March 22",
+        id="day-outside-week-of-month",
+    ),
 ]
 
 NO_CONFLICT = [
@@ -399,6 +439,55 @@ NO_CONFLICT = [
         WED,
         id="clause-tense-not-sentence-tense",
     ),
+    pytest.param(
+        "The hearing will take place in the second week of March, the federation said.",
+        "The federation said the hearing would take place on March 12.",
+        None,
+        None,
+        id="day-inside-week-of-month",
+    ),
+    pytest.param(
+        "The plant will open in the first quarter of 2026, the company said.",
+        "The company said the plant would open in February 2026.",
+        None,
+        None,
+        id="month-inside-quarter",
+    ),
+    pytest.param(
+        "The country's new supercomputer can perform 1.5 quintillion calculations per second.",
+        "Able to carry out 1.5 billion billion calculations a second, the new supercomputer is among the fastest.",
+        None,
+        None,
+        id="compound-scale-words",
+    ),
+    pytest.param(
+        "Volunteers have so far recorded 212 species in the wetland survey, now in its second day.",
+        "The wetland survey ended on Sunday with 347 species recorded.",
+        dt.date(2025, 6, 7),
+        dt.date(2025, 6, 9),
+        id="running-total-then-final-total",
+    ),
+    pytest.param(
+        "The Farmers' League won 64 of the 200 seats, the electoral commission said.",
+        "The Farmers' League received about 1 million votes, more than any other party.",
+        None,
+        None,
+        id="seats-are-not-votes",
+    ),
+    pytest.param(
+        "With half of the precincts reporting, the mayor had 52% of the vote.",
+        "The mayor was re-elected with 48.6% of the vote once every precinct had reported.",
+        dt.date(2025, 11, 4),
+        dt.date(2025, 11, 5),
+        id="partial-count-then-final-count",
+    ),
+    pytest.param(
+        "Preliminary results gave the referendum's Yes side 54% of the vote.",
+        "The Yes side won the referendum with 51% of the vote, final results showed.",
+        dt.date(2025, 5, 11),
+        dt.date(2025, 5, 14),
+        id="preliminary-then-final-results",
+    ),
 ]
 
 
@@ -455,6 +544,15 @@ def test_same_running_count_reported_lower_later_is_a_weak_conflict() -> None:
     finding = compare_figures(earlier, later, dt.date(2025, 3, 3), dt.date(2025, 3, 6))
     assert finding is not None and finding.kind is ConflictKind.NUMBER
     assert finding.confidence < 0.5  # revisions happen: the judge needs NLI support to report it
+
+
+def test_running_total_reported_lower_in_a_later_final_figure_is_a_conflict() -> None:
+    earlier = "Volunteers have so far recorded 212 species in the wetland survey."
+    later = "The wetland survey ended on Sunday with 150 species recorded."
+    for a, b, da, db in _both_ways(earlier, later, dt.date(2025, 6, 7), dt.date(2025, 6, 9)):
+        finding = compare_figures(a, b, da, db)
+        assert finding is not None and finding.kind is ConflictKind.NUMBER
+        assert finding.explanation in ("'212 species' vs '150 species'", "'150 species' vs '212 species'")
 
 
 def test_undated_period_conflict_is_dated_away_only_by_enough_time() -> None:
