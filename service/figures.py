@@ -573,11 +573,16 @@ def extract_figures(text: str, published: dt.date | None = None) -> list[Figure]
             if figure is not None:
                 figures.append(figure)
     figures.sort(key=lambda f: (f.span.start, f.span.end))
-    figures = [replace(f, baseline=True) if _BASELINE_BEFORE.search(text, 0, f.span.start) else f for f in figures]
+    figures = [replace(f, baseline=True) if _is_baseline(text, f.span.start) else f for f in figures]
     return _join_compound_durations(text, figures)
 
 
 _BASELINE_BEFORE = re.compile(r"(?i:\b(?:compared\s+(?:with|to)|versus|vs\.?)\s+(?:[\w'’-]+\s+){0,3})$")
+
+
+def _is_baseline(text: str, start: int) -> bool:
+    """ "compared with the first quarter": the figure is what the claim measures against."""
+    return _BASELINE_BEFORE.search(text, max(0, start - 60), start) is not None
 
 
 _COMPOUND_GAP = re.compile(r"(?:\s+|\s*,\s*|\s+and\s+)")
@@ -914,7 +919,7 @@ def _date_part_at(scan: _Scan, start: int) -> Figure | None:
 def _part_date(scan: _Scan, m: re.Match[str], start: int) -> CalendarDate | None:
     year = _tail_year(scan, m)
     groups = m.groupdict()
-    last = "last" if groups.get("ord", "").lower() in ("last", "final") else ""
+    last = (groups.get("ord") or "").lower() in ("last", "final")
     if groups.get("m2") is not None:  # "between July and September", "in April to June"
         first_word = m["m"] or m["m1"]
         first_month, last_month = _MONTHS[first_word.rstrip(".").lower()], _MONTHS[m["m2"].rstrip(".").lower()]
