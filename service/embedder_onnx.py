@@ -292,7 +292,8 @@ class OnnxEmbedder:
         self._tokenizer.enable_truncation(max_length=max_length)
         # Configured here once and never again, so encode_batch is safe from several threads (the
         # "Already borrowed" error of huggingface/tokenizers#537 comes from re-configuring per call).
-        self._tokenizer.enable_padding()
+        # Each text runs alone, so no padding (a tokenizer.json may carry a padding setting of its own).
+        self._tokenizer.no_padding()
         self.threads = threads or cpu_count()
         options = ort.SessionOptions()
         # One thread per run: concurrent runs share the session, parallelism comes from texts side by side.
@@ -320,12 +321,11 @@ class OnnxEmbedder:
         return result
 
     def _run(self, encoding: Any) -> np.ndarray:
-        """The vector of one text, a batch of one without the padding ``encode_batch`` added."""
-        length = sum(encoding.attention_mask)
+        """The vector of one text, an unpadded batch of one."""
         feed = {
-            "input_ids": np.asarray([encoding.ids[:length]], dtype=np.int64),
-            "attention_mask": np.ones((1, length), dtype=np.int64),
-            "token_type_ids": np.asarray([encoding.type_ids[:length]], dtype=np.int64),
+            "input_ids": np.asarray([encoding.ids], dtype=np.int64),
+            "attention_mask": np.asarray([encoding.attention_mask], dtype=np.int64),
+            "token_type_ids": np.asarray([encoding.type_ids], dtype=np.int64),
         }
         vector: np.ndarray = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0][0]
         return vector

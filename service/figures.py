@@ -337,8 +337,10 @@ _CASUALTY = {
 }
 #: Measures that grow as reports come in; a later report with a larger figure is an update.
 _RUNNING_NOUNS = {"dead", "injured", "missing", "arrested", "displaced", "evacuated", "casualty", "case", "infection"}
-_SHARE_OF = re.compile(r"\s+(?:out\s+)?of\s+(?:the\s+|its\s+|their\s+|all\s+)?(?:\d[\d,.]*\s+)?(?=[A-Za-z])")
 _RUNNING_CONTEXT = {"toll", "total", "tally", "cumulative", "far", "climb", "climbed", "risen", "rose", "rise"}
+
+#: After a figure with no noun of its own: "64 *of the 200* seats", "29.5% *of the* vote".
+_SHARE_OF = re.compile(r"\s+(?:out\s+)?of\s+(?:the\s+|its\s+|their\s+|all\s+)?(?:\d[\d,.]*\s+)?(?=[A-Za-z])")
 
 _STOP = _words(
     "a an the of in on at to for from by with and or but nor as that which who whom whose what were was is are be "
@@ -939,11 +941,13 @@ def _part_date(scan: _Scan, m: re.Match[str], start: int) -> CalendarDate | None
     if year is None and scan.published is not None:
         year = _nearest_year(scan.published, month, 15, future=_future_near(scan, start))
     length = _month_length(year, month)
-    if part == "half" and index > 1:
-        return None
     size = {"week": 7, "fortnight": 14, "half": 15}[part]
-    if last or (part == "half" and index == 1):
-        days = (length - size + 1, length) if part != "half" else (16, length)
+    if part == "half":
+        if index > 1:
+            return None
+        days = (1, 15) if index == 0 else (16, length)
+    elif last:
+        days = (length - size + 1, length)
     elif index * size >= length:
         return None
     else:

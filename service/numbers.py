@@ -267,7 +267,8 @@ class _Pair:
             lo_x, hi_x = _widen(lo_x, hi_x, _CONVERSION_SLACK / 2)
             lo_y, hi_y = _widen(lo_y, hi_y, _CONVERSION_SLACK / 2)
         if self.elapsed:
-            if self.provisional_a if self.elapsed > 0 else self.provisional_b:
+            earlier_is_provisional = self.provisional_a if self.elapsed > 0 else self.provisional_b
+            if earlier_is_provisional:
                 return True  # election-night shares, preliminary estimates: superseded, not contradicted
             if x.running or y.running:
                 # A running count ("so far", "the toll") may only have grown between the earlier and the
