@@ -53,7 +53,11 @@ class Settings(BaseSettings):
 
     # Performance (issue 6): model caches and batching across concurrent requests.
     model_cache_dir: Path = Field(REPO_ROOT / "var" / "cache", description="where the int8 ONNX embedder is exported")
-    micro_batching: bool = Field(True, description="run concurrent requests' model calls as one batch")
+    micro_batching: bool = Field(
+        True,
+        description="run concurrent requests' model calls as one batch (torch backends; the ONNX ones "
+        "interleave concurrent calls on their shared runners and need no batcher)",
+    )
     batch_wait_ms: float = Field(2.0, ge=0.0, le=100.0, description="longest wait for more work to join a batch")
     batch_max_items: int = Field(256, ge=1, le=10_000, description="texts or pairs gathered into one model batch")
     nli_cache_entries: int = Field(100_000, ge=0, description="NLI results kept per text pair; 0 = no cache")

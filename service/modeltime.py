@@ -4,8 +4,10 @@
 (gRPC, validation, search, storage, Python glue). The wrappers sit directly on the models, under any
 batching or caching, so waiting for a batch or a cache hit is not counted as model time.
 
-``busy`` is the union of the intervals in which at least one model was running: when the embedder
-and the NLI model run at once on different threads, that time is counted once.
+Seconds are unions of intervals, not sums of calls: ``busy`` is the time in which at least one model
+was running (the embedder and the NLI model at once on different threads count once), and each
+model's seconds the time in which at least one call of it was running, since the ONNX backends take
+concurrent calls side by side on one pool of runners.
 """
 
 from __future__ import annotations
@@ -51,53 +53,62 @@ class ModelClock:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._active = 0
-        self._since = 0.0
-        self._busy = 0.0
-        self._seconds = {"embed": 0.0, "nli": 0.0}
+        self._busy = _Union()
+        self._per_model = {"embed": _Union(), "nli": _Union()}
         self._calls = {"embed": 0, "nli": 0}
         self._items = {"embed": 0, "nli": 0}
 
     @contextlib.contextmanager
     def measure(self, model: str, items: int) -> Iterator[None]:
         """Clock the body as one call of ``model`` (``embed`` or ``nli``) on ``items`` inputs."""
-        started = self._enter()
+        with self._lock:
+            now = time.perf_counter()
+            self._busy.enter(now)
+            self._per_model[model].enter(now)
         try:
             yield
         finally:
-            self._leave(model, started, items)
-
-    def _enter(self) -> float:
-        now = time.perf_counter()
-        with self._lock:
-            if self._active == 0:
-                self._since = now
-            self._active += 1
-        return now
-
-    def _leave(self, model: str, started: float, items: int) -> None:
-        now = time.perf_counter()
-        with self._lock:
-            self._active -= 1
-            if self._active == 0:
-                self._busy += now - self._since
-            self._seconds[model] += now - started
-            self._calls[model] += 1
-            self._items[model] += items
+            with self._lock:
+                now = time.perf_counter()
+                self._busy.leave(now)
+                self._per_model[model].leave(now)
+                self._calls[model] += 1
+                self._items[model] += items
 
     def reading(self) -> ClockReading:
-        now = time.perf_counter()
         with self._lock:
-            busy = self._busy + (now - self._since if self._active else 0.0)
+            now = time.perf_counter()
             return ClockReading(
-                busy=busy,
-                embed_seconds=self._seconds["embed"],
+                busy=self._busy.total(now),
+                embed_seconds=self._per_model["embed"].total(now),
                 embed_calls=self._calls["embed"],
                 embed_items=self._items["embed"],
-                nli_seconds=self._seconds["nli"],
+                nli_seconds=self._per_model["nli"].total(now),
                 nli_calls=self._calls["nli"],
                 nli_items=self._items["nli"],
             )
+
+
+class _Union:
+    """Length of the union of possibly overlapping intervals, fed as enters and leaves (under a lock)."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.since = 0.0
+        self.closed = 0.0
+
+    def enter(self, now: float) -> None:
+        if self.active == 0:
+            self.since = now
+        self.active += 1
+
+    def leave(self, now: float) -> None:
+        self.active -= 1
+        if self.active == 0:
+            self.closed += now - self.since
+
+    def total(self, now: float) -> float:
+        return self.closed + (now - self.since if self.active else 0.0)
 
 
 class TimedEmbedder:

@@ -16,6 +16,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -173,7 +174,13 @@ class OnnxNLI:
     the 2-core development machine that measured faster than padded batches of 32 (no padding, no
     synchronisation between threads; models/README.md). ``batch_size`` is how many pairs are tokenized
     at a time.
+
+    The runners are one pool for the model's lifetime, shared by every caller: pairs of concurrent
+    calls queue for the same ``threads`` runners and interleave, so the model needs no micro-batcher
+    in front (``shared_runners``; the wiring leaves it out).
     """
+
+    shared_runners = True
 
     def __init__(
         self, directory: Path, *, batch_size: int = 32, max_length: int = 256, threads: int | None = None
@@ -214,6 +221,7 @@ class OnnxNLI:
             raise ModelLoadError(f"{self.name}: model.onnx lacks the inputs {sorted(missing)}; got {self.inputs}.")
         outputs = [o.name for o in self.session.get_outputs()]
         self.output = "logits" if "logits" in outputs else outputs[0]
+        self._runners = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="nli")
 
     def _run(self, encoded: Mapping[str, list[int]]) -> np.ndarray:
         """Logits of one pair, a batch of one."""
@@ -222,16 +230,13 @@ class OnnxNLI:
         return logits
 
     def predict(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-        from concurrent.futures import ThreadPoolExecutor
-
         _check_pairs(pairs)
         logits = np.empty((len(pairs), len(LABEL_ORDER)), dtype=np.float64)
-        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="nli") as pool:
-            for start in range(0, len(pairs), self.batch_size):
-                chunk = pairs[start : start + self.batch_size]
-                encoded = self.tokenize(([p for p, _ in chunk], [h for _, h in chunk]), None)
-                one_by_one = [{name: encoded[name][i] for name in self.inputs} for i in range(len(chunk))]
-                logits[start : start + len(chunk)] = list(pool.map(self._run, one_by_one))
+        for start in range(0, len(pairs), self.batch_size):
+            chunk = pairs[start : start + self.batch_size]
+            encoded = self.tokenize(([p for p, _ in chunk], [h for _, h in chunk]), None)
+            one_by_one = [{name: encoded[name][i] for name in self.inputs} for i in range(len(chunk))]
+            logits[start : start + len(chunk)] = list(self._runners.map(self._run, one_by_one))
         result: np.ndarray = softmax(logits)[:, self.columns].astype(np.float32)
         return result
 

@@ -38,9 +38,10 @@ def build_judge(settings: Settings, clock: ModelClock | None = None, embedder: E
 def build_nli(settings: Settings, clock: ModelClock | None = None) -> NLIModel:
     """The NLI model, clocked when ``clock`` is given, under the batcher, under the pair cache."""
     nli: NLIModel = load_nli(settings.nli_model, batch_size=settings.nli_batch_size)
+    batch = settings.micro_batching and not _shares_runners(nli)
     if clock is not None:
         nli = TimedNLI(nli, clock)
-    if settings.micro_batching:
+    if batch:
         nli = BatchingNLI(nli, max_items=settings.batch_max_items, max_wait=settings.batch_wait_ms / 1000)
     if settings.nli_cache_entries:
         nli = CachedNLI(nli, max_entries=settings.nli_cache_entries)
@@ -50,9 +51,10 @@ def build_nli(settings: Settings, clock: ModelClock | None = None) -> NLIModel:
 def build_embedder(settings: Settings, clock: ModelClock | None = None) -> Embedder:
     """The embedder on the configured backend, clocked when ``clock`` is given, under the batcher."""
     embedder = load_embedder(settings.embedder, settings.embedder_backend.value, settings.model_cache_dir)
+    batch = settings.micro_batching and not _shares_runners(embedder)
     if clock is not None:
         embedder = TimedEmbedder(embedder, clock)
-    if settings.micro_batching:
+    if batch:
         wait = settings.batch_wait_ms / 1000
         embedder = BatchingEmbedder(embedder, max_items=settings.batch_max_items, max_wait=wait)
     return embedder
@@ -82,6 +84,12 @@ def build_detector(settings: Settings, clock: ModelClock | None = None) -> Detec
         judge_all_candidates=settings.judge_all_candidates,
         lexical_min_similarity=settings.lexical_min_similarity,
     )
+
+
+def _shares_runners(model: object) -> bool:
+    """Backends that run each item alone on one pool shared by all callers (the ONNX ones) interleave
+    concurrent calls by themselves; a micro-batcher in front would only make them take turns."""
+    return bool(getattr(model, "shared_runners", False))
 
 
 def limits(settings: Settings) -> Limits:

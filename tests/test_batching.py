@@ -192,6 +192,23 @@ def test_clock_counts_overlapping_model_calls_once() -> None:
     assert (reading.embed_calls, reading.nli_items) == (1, 1)
 
 
+def test_clock_counts_overlapping_calls_of_one_model_once() -> None:
+    """The ONNX backends run concurrent calls side by side, so a model's seconds are wall time, not a sum."""
+    clock = ModelClock()
+    barrier = threading.Barrier(2)
+
+    def busy(_: int) -> None:
+        with clock.measure("embed", 3):
+            barrier.wait()
+            time.sleep(0.1)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(busy, range(2)))
+    reading = clock.reading()
+    assert 0.1 <= reading.embed_seconds < 0.18
+    assert (reading.embed_calls, reading.embed_items, reading.nli_calls) == (2, 6, 0)
+
+
 @pytest.mark.skipif(not (SHIPPED / "model.onnx").is_file(), reason="the shipped NLI model is not present")
 def test_wrapped_shipped_model_agrees_with_the_model_called_directly() -> None:
     model = OnnxNLI(SHIPPED)

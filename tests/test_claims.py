@@ -49,3 +49,24 @@ def test_splitting_is_thread_safe() -> None:
         got = list(pool.map(split_claims, texts))
     assert got == expected
     assert all(len(claims) == 2 for claims in got)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "  U.S. officials said 3.5 million people left the city.  Dr. Smith disagreed on Tuesday. Ok.",
+        '"We held Kursk," he said. "We still do."  The ministry denied it on April 28.',
+        "Prices rose 3.2% (up from 2.9%)! Was it the energy bill? Economists said so.",
+        "Prices rose. Prices rose. Prices rose again.",
+    ],
+)
+def test_sentence_search_finds_what_pysbd_spans_find(line: str) -> None:
+    """Sentences are located by searching the line; pysbd's own (slower) spans are the fallback, and
+    the two must agree, repeated sentences included."""
+    import pysbd
+
+    from contra.service.claims import _sentences, _sentences_by_pysbd_spans
+
+    located = _sentences(pysbd.Segmenter(language="en", clean=False), line)
+    assert located == _sentences_by_pysbd_spans(line)
+    assert all(line[start : start + len(sentence)] == sentence for start, sentence in located)
