@@ -56,7 +56,7 @@ def test_int8_vectors_agree_with_fp32_on_project_text(onnx_embedder: OnnxEmbedde
 
 def test_a_text_embeds_the_same_alone_and_in_any_batch(onnx_embedder: OnnxEmbedder) -> None:
     """Dynamic int8 quantizes activations per input tensor, so each text runs alone: a lone Check and
-    the same text inside an Ingest micro-batch get the same vector, and both agree with fp32."""
+    the same text among others in an Ingest call get the same vector, and both agree with fp32."""
     texts = _project_sentences(60)
     reference = SentenceTransformerEmbedder().embed(texts)
     together = onnx_embedder.embed(texts)
@@ -66,6 +66,20 @@ def test_a_text_embeds_the_same_alone_and_in_any_batch(onnx_embedder: OnnxEmbedd
     assert np.abs(alone - together).max() <= 1e-5
     assert np.abs(shuffled - together).max() <= 1e-5
     assert onnx_embedder.embed([]).shape == (0, onnx_embedder.dimension)
+
+
+def test_concurrent_calls_share_the_runners_and_get_their_own_rows(onnx_embedder: OnnxEmbedder) -> None:
+    """The server embeds several requests at once on the one runner pool; a row handed to the wrong
+    caller, or lost, would show here."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = _project_sentences(48)
+    slices = [texts[i : i + 5 + i % 4] for i in range(0, 40, 3)]
+    expected = [onnx_embedder.embed(part) for part in slices]
+    with ThreadPoolExecutor(max_workers=8) as callers:
+        got = list(callers.map(onnx_embedder.embed, slices * 3))
+    for index, vectors in enumerate(got):
+        assert np.abs(vectors - expected[index % len(slices)]).max() <= 1e-5
 
 
 def test_load_embedder_picks_the_backend_and_names_it(onnx_embedder: OnnxEmbedder) -> None:
