@@ -931,10 +931,9 @@ def _part_date(scan: _Scan, m: re.Match[str], start: int) -> CalendarDate | None
             year = _nearest_year(scan.published, first_month, 1, future=_future_near(scan, start))
         return CalendarDate(year, first_month, month_last=last_month)
     part = m["part"].lower()
-    index = 3 if last else _PART_INDEX[m["ord"].lower()]
+    index = {"half": 1, "quarter": 3}.get(part, 0) if last else _PART_INDEX[m["ord"].lower()]
     if groups.get("m") is None:  # a part of a year: quarters 1-4, halves 1-2
         if part == "half":
-            index = 1 if last else index
             return None if index > 1 or year is None else CalendarDate(year, 1 + 6 * index, month_last=6 + 6 * index)
         return None if year is None else CalendarDate(year, 1 + 3 * index, month_last=3 + 3 * index)
     month = _MONTHS[m["m"].rstrip(".").lower()]

@@ -121,6 +121,8 @@ def test_dates_without_publish_date_keep_their_parts() -> None:
         ("It is set for the second week of March.", "second week of March", None, (3, 3), (8, 14)),
         ("It is set for the last week of February 2024.", "last week of February 2024", 2024, (2, 2), (23, 29)),
         ("Talks resume in the first half of June.", "first half of June", None, (6, 6), (1, 15)),
+        ("Talks resume in the last half of March.", "last half of March", None, (3, 3), (16, 31)),
+        ("Output rose in the last half of the year.", "last half of the year", 2025, (7, 12), None),
         ("It opens in the first quarter of next year.", "first quarter of next year", 2026, (1, 3), None),
         ("Sales fell in the final quarter of 2024.", "final quarter of 2024", 2024, (10, 12), None),
         ("Output rose in the second half of the year.", "second half of the year", 2025, (7, 12), None),
