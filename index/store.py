@@ -682,6 +682,30 @@ class ClaimStore:
             ).fetchone()
         return int(row[0]), int(row[1]), int(row[2])
 
+    def vector_reference(self) -> tuple[str, np.ndarray] | None:
+        """The embedder name and probe vectors recorded with this store's vectors, if any were."""
+        with self._read_lock:
+            rows = dict(
+                self._reader.execute(
+                    "SELECT key, value FROM meta WHERE key IN ('reference_embedder', 'reference_vectors')"
+                ).fetchall()
+            )
+        if len(rows) < 2:
+            return None
+        vectors = np.frombuffer(bytes.fromhex(rows["reference_vectors"]), dtype=np.float32)
+        return rows["reference_embedder"], vectors.reshape(-1, self.dimension)
+
+    def set_vector_reference(self, embedder: str, vectors: np.ndarray) -> None:
+        """Record which vector space this store's vectors live in: probe sentences' vectors, made by ``embedder``."""
+        data = np.ascontiguousarray(vectors, dtype=np.float32)
+        if data.ndim != 2 or data.shape[1] != self.dimension:
+            raise ValueError(f"reference vectors must be (n, {self.dimension}); got {data.shape}")
+        with self._write_lock, self._transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [("reference_embedder", embedder), ("reference_vectors", data.tobytes().hex())],
+            )
+
     def max_claim_id(self) -> int:
         """The highest claim id stored (0 when empty)."""
         with self._read_lock:

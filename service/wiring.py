@@ -16,6 +16,7 @@ from contra.service.nli import NLIModel, load_nli
 from contra.service.nli_cache import CachedNLI
 from contra.service.numbers import figure_evidence
 from contra.service.validate import Limits
+from contra.service.vector_space import check_vector_space
 
 LOG = logging.getLogger(__name__)
 
@@ -68,6 +69,11 @@ def build_detector(settings: Settings, clock: ModelClock | None = None) -> Detec
     judge = build_judge(settings, clock, embedder)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = ClaimStore(settings.data_dir / "claims.sqlite3", embedder.dimension)
+    try:
+        check_vector_space(store, embedder, str(settings.data_dir / "claims.sqlite3"))
+    except BaseException:
+        store.close()
+        raise
     snapshot_dir = settings.data_dir / "index"
     index = open_index(store, snapshot_dir, settings.index_kind, embedder.dimension, embedder.name)
     LOG.info("index: %s with %d vectors", index.kind, len(index))

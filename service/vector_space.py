@@ -1,0 +1,62 @@
+"""Refuse to mix vector spaces: a store's vectors are only comparable with the embedder that made them.
+
+The store checks the vectors' dimension, but two different 384-dimensional models pass that check and
+their vectors have nothing to do with each other: every search would return noise, silently. So the
+store records the vectors of a few fixed probe sentences when it is first used, and each start embeds
+them again and compares. The same model on another backend (torch fp32, int8 ONNX, a newer export)
+agrees at a mean cosine of about 0.99; a different model lands far below ``MIN_SAME_SPACE``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from contra.index import ClaimStore
+from contra.service.embedder import Embedder
+from contra.service.errors import StoreError
+
+LOG = logging.getLogger(__name__)
+
+#: Mean cosine between the probes' recorded and current vectors below which the spaces differ.
+MIN_SAME_SPACE = 0.95
+
+PROBES: tuple[str, ...] = (
+    "Consumer prices rose 3.2% in the year to January, the statistics office said on Wednesday.",
+    "Ukrainian commanders said on April 29 that their units still held positions inside Kursk Oblast.",
+    "The central bank kept its key interest rate unchanged on Thursday.",
+    "The vaccine was 94% effective at preventing severe illness in a trial of 30,000 adults.",
+    "Turnout reached 61 percent, the electoral commission said.",
+    "The striker scored twice in the second half to give the visitors a 3-1 win.",
+    "Officials denied the report.",
+    "Researchers said the telescope had detected water vapour in the planet's atmosphere.",
+)
+
+
+def check_vector_space(store: ClaimStore, embedder: Embedder, path: str) -> None:
+    """Record the probes on a store's first use; afterwards raise ``StoreError`` when ``embedder``
+    makes vectors of another space than the stored ones."""
+    current = embedder.embed(list(PROBES))
+    reference = store.vector_reference()
+    if reference is None:
+        if store.max_claim_id():
+            # A store from before the probes were recorded: its vectors cannot be checked any more.
+            LOG.warning("claim store %s has no recorded vector space; adopting %s's", path, embedder.name)
+        store.set_vector_reference(embedder.name, current)
+        return
+    made_by, recorded = reference
+    agreement = float(np.mean(np.sum(_unit(recorded) * _unit(current), axis=1)))
+    if agreement < MIN_SAME_SPACE:
+        raise StoreError(
+            f"claim store {path} holds vectors made by {made_by!r}, and the configured embedder "
+            f"{embedder.name!r} makes vectors of another space (mean cosine {agreement:.2f} on "
+            f"{len(PROBES)} probe sentences, same model >= {MIN_SAME_SPACE}); configure the embedder the "
+            "store was built with (CONTRA_EMBEDDER), or use a new data directory (CONTRA_DATA_DIR)"
+        )
+    LOG.info("vector space of %s agrees with %s (mean cosine %.4f)", path, embedder.name, agreement)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    unit: np.ndarray = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return unit
