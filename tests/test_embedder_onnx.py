@@ -16,8 +16,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from contra.service.config import Settings
-from contra.service.embedder import SentenceTransformerEmbedder, load_embedder, packaged_model_path
-from contra.service.embedder_onnx import INFO_FILE, MIN_AGREEMENT, OnnxEmbedder, cached_export, cosine_agreement
+from contra.service.embedder import SentenceTransformerEmbedder, cosine_agreement, load_embedder, packaged_model_path
+from contra.service.embedder_onnx import INFO_FILE, MIN_AGREEMENT, OnnxEmbedder, cached_export
 from contra.service.errors import ModelLoadError
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -54,23 +54,23 @@ def _store_with_a_claim(path: Path, embedder: Embedder) -> ClaimStore:
 def test_the_first_use_records_the_space_and_the_same_model_passes(tmp_path: Path, onnx_embedder: Embedder) -> None:
     store = ClaimStore(tmp_path / "claims.sqlite3", onnx_embedder.dimension)
     assert store.vector_reference() is None
-    check_vector_space(store, onnx_embedder, "s")
+    check_vector_space(store, onnx_embedder)
     recorded = store.vector_reference()
     assert recorded is not None and recorded[0] == onnx_embedder.name
     assert recorded[1].shape == (len(PROBES), onnx_embedder.dimension)
-    check_vector_space(store, onnx_embedder, "s")  # the same embedder again
+    check_vector_space(store, onnx_embedder)  # the same embedder again
     torch_embedder = load_embedder("", "torch", Settings().model_cache_dir)
-    check_vector_space(store, torch_embedder, "s")  # the same model in fp32 torch
+    check_vector_space(store, torch_embedder)  # the same model in fp32 torch
     store.close()
 
 
 def test_another_space_is_refused_and_the_store_is_left_as_it_was(tmp_path: Path, onnx_embedder: Embedder) -> None:
     path = tmp_path / "claims.sqlite3"
     store = _store_with_a_claim(path, onnx_embedder)
-    check_vector_space(store, onnx_embedder, str(path))
+    check_vector_space(store, onnx_embedder)
     before = store.counts(), store.vector_reference()
     with pytest.raises(StoreError, match=r"another space \(mean cosine -?0\.\d\d") as refused:
-        check_vector_space(store, Permuted(onnx_embedder), str(path))
+        check_vector_space(store, Permuted(onnx_embedder))
     assert "CONTRA_EMBEDDER" in str(refused.value) and onnx_embedder.name in str(refused.value)
     after = store.counts(), store.vector_reference()
     assert before[0] == after[0] and before[1] is not None and after[1] is not None
@@ -82,10 +82,10 @@ def test_a_store_from_before_the_probes_adopts_the_current_space(tmp_path: Path,
     path = tmp_path / "claims.sqlite3"
     _store_with_a_claim(path, onnx_embedder).close()
     store = ClaimStore(path, onnx_embedder.dimension)
-    check_vector_space(store, onnx_embedder, str(path))
+    check_vector_space(store, onnx_embedder)
     assert store.vector_reference() is not None
     with pytest.raises(StoreError):
-        check_vector_space(store, Permuted(onnx_embedder), str(path))
+        check_vector_space(store, Permuted(onnx_embedder))
     store.close()
 
 
