@@ -32,7 +32,7 @@ $(VENV)/.stamp-deps: pyproject.toml $(PROTO_OUT)
 	touch $@
 
 # The link tree is re-made when files are added to or removed from the package folders.
-$(VENV)/.stamp-link: $(VENV)/.stamp-deps service index src/contra src/contra/v1
+$(VENV)/.stamp-link: $(VENV)/.stamp-deps service service/api service/batch service/judge service/models index src/contra src/contra/v1
 	$(PIP) install -q --no-deps --no-build-isolation -e . --config-settings editable_mode=strict
 	touch $@
 
@@ -42,7 +42,7 @@ setup: $(VENV)/.stamp-link
 
 # The int8 ONNX embedder, exported once from the packaged weights into var/cache (a no-op when there).
 embedder: setup
-	$(PY) -m contra.service.embedder_onnx --cache-dir var/cache
+	$(PY) -m contra.service.models.embedder_onnx --cache-dir var/cache
 
 run: setup embedder
 	$(VENV)/bin/contra serve

@@ -42,8 +42,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import faiss
 import numpy as np
 
+from contra.domain import ClaimText, DocumentIn, Source
 from contra.index import ClaimIndex, ClaimStore, FlatIndex, SearchFilter, VectorBatch, build_from_store, create_index
-from contra.service.domain import ClaimText, DocumentIn, Source
 
 REPO = Path(__file__).resolve().parent.parent
 NLI_TRAIN = REPO / "data" / "nli" / "train.jsonl.gz"
@@ -128,7 +128,7 @@ def real_embeddings(n_corpus: int, n_queries: int, seed: int) -> tuple[np.ndarra
         sentences = nli_sentences(n_corpus + n_queries, seed)
         from sentence_transformers import SentenceTransformer
 
-        from contra.service.embedder import packaged_model_path
+        from contra.service.models.embedder import packaged_model_path
 
         started = time.perf_counter()
         model = SentenceTransformer(str(packaged_model_path()), device="cpu")

@@ -50,8 +50,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import grpc
 import numpy as np
 
-from contra.service.config import EmbedderBackend, IndexKind, Settings
-from contra.service.domain import DocumentIn, Source
+from contra.domain import DocumentIn, IndexKind, Source
+from contra.service.config import EmbedderBackend, Settings
 from contra.v1 import contra_pb2 as pb
 from contra.v1 import contra_pb2_grpc
 
@@ -286,8 +286,8 @@ def build_store(claims: int, quick: bool) -> tuple[Path, int, int]:
 
 async def serve_child(arm: str, data_dir: Path) -> None:
     """The child process: the real server with the arm's settings; answers clock readings on stdin."""
-    from contra.service import server
-    from contra.service.modeltime import ModelClock
+    from contra.service.api import server
+    from contra.service.models.modeltime import ModelClock
     from contra.service.wiring import build_detector
 
     settings = Settings(data_dir=data_dir, addr="127.0.0.1:0", **ARMS[arm])

@@ -33,11 +33,11 @@ from fit_judge import fold_calibrations, full_judge, matrix, pair_inputs
 from rich.console import Console
 from rich.table import Table
 
-from contra.service.calibration import Calibration
-from contra.service.config import IndexKind, Settings
-from contra.service.domain import DocumentIn, Source, Verdict
-from contra.service.judge import Judge
-from contra.service.numbers import FigureEvidence, figure_evidence
+from contra.domain import DocumentIn, IndexKind, Source, Verdict
+from contra.service.config import Settings
+from contra.service.judge.calibration import Calibration
+from contra.service.judge.judge import Judge
+from contra.service.judge.numbers import FigureEvidence, figure_evidence
 
 REPO = Path(__file__).resolve().parent.parent
 KINDS = ("stance", "number", "date", "quantity")

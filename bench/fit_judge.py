@@ -23,12 +23,12 @@ import numpy as np
 from scipy.optimize import minimize  # type: ignore[import-untyped]
 from sklearn.model_selection import StratifiedKFold
 
-from contra.service.calibration import DEFAULT_CALIBRATION, FEATURES, Calibration
 from contra.service.config import Settings
-from contra.service.embedder import SentenceTransformerEmbedder
-from contra.service.judge import TRUSTED_FIGURE, Judge, PairEvidence, PairInput
-from contra.service.nli import load_nli
-from contra.service.numbers import figure_evidence
+from contra.service.judge.calibration import DEFAULT_CALIBRATION, FEATURES, Calibration
+from contra.service.judge.judge import TRUSTED_FIGURE, Judge, PairEvidence, PairInput
+from contra.service.judge.numbers import figure_evidence
+from contra.service.models.embedder import SentenceTransformerEmbedder
+from contra.service.models.nli import load_nli
 
 REPO = Path(__file__).resolve().parent.parent
 C_GRID = (0.1, 0.3, 1.0, 3.0)

@@ -9,8 +9,11 @@ however hostile, can be read as FTS5 query syntax.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import sqlite3
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -97,3 +100,87 @@ def quote(term: str) -> str:
 def match_expression(terms: list[Term]) -> str:
     """An FTS5 OR-query over ``terms``; empty when there is nothing to ask for."""
     return " OR ".join(quote(t.text) for t in terms)
+
+
+#: Content words found in more than this share of claims are left out of a lexical query (names and
+#: numbers are always kept); BM25 would weigh them near zero anyway, but each one widens the scan.
+LEXICAL_MAX_DF = 0.05
+#: ... but a word is never too common while it is in fewer claims than this (a young store has few).
+LEXICAL_MIN_DF_CUT = 20
+#: At most this many terms per lexical query, rarest first.
+LEXICAL_MAX_TERMS = 16
+
+
+def rarest(terms: Sequence[Term], doc_freq: Mapping[str, int], total: int) -> list[Term]:
+    """The terms worth asking for: stored at all, content words only when rare; rarest first."""
+    kept: list[tuple[int, int, Term]] = []
+    for term in terms:
+        if term.is_phrase:
+            kept.append((0, term.kind, term))  # a written number's digit groups: cheap, and rarely common
+            continue
+        count = doc_freq.get(term.text, 0)
+        common = count > max(LEXICAL_MAX_DF * total, LEXICAL_MIN_DF_CUT)
+        if count == 0 or (term.kind == TermKind.WORD and common):
+            continue
+        kept.append((count, term.kind, term))
+    kept.sort(key=lambda item: (item[0], item[1]))
+    return [term for _, _, term in kept[:LEXICAL_MAX_TERMS]]
+
+
+class LexicalTable:
+    """An in-memory FTS5 table of (id, group, text) with the store's tokenizer and term choice.
+
+    The batch job searches a corpus that is never stored; this gives it the same BM25 retrieval as
+    ``ClaimStore.lexical_search``, with the group standing for the source.
+    """
+
+    def __init__(self, ids: Sequence[int], groups: Sequence[str], texts: Sequence[str]) -> None:
+        self._conn = sqlite3.connect(":memory:", check_same_thread=False)
+        self._conn.executescript(
+            "CREATE TABLE claims (claim_id INTEGER PRIMARY KEY, source_id TEXT NOT NULL);"
+            "CREATE VIRTUAL TABLE claims_fts USING fts5 (text, tokenize = 'unicode61 remove_diacritics 2');"
+            "CREATE VIRTUAL TABLE claims_fts_terms USING fts5vocab (claims_fts, row);"
+        )
+        rows = list(zip(ids, groups, texts, strict=True))
+        self._conn.executemany("INSERT INTO claims VALUES (?, ?)", [(int(i), g) for i, g, _ in rows])
+        self._conn.executemany("INSERT INTO claims_fts (rowid, text) VALUES (?, ?)", [(int(i), x) for i, _, x in rows])
+        self._total = len(rows)
+
+    def lexical_search(
+        self,
+        text: str,
+        k: int,
+        *,
+        exclude_source: str | None = None,
+        only_sources: frozenset[str] = frozenset(),
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+        include_undated: bool = True,
+    ) -> list[tuple[int, float]]:
+        """Up to ``k`` rows sharing key terms with ``text``, as (id, BM25 score), best first. Rows carry no
+        dates, so ``since``/``until`` keep every row (as undated claims pass a window)."""
+        terms = key_terms(text)
+        if k <= 0 or not terms:
+            return []
+        singles = [t.text for t in terms if not t.is_phrase]
+        marks = ",".join("?" * len(singles))
+        doc_freq = dict(self._conn.execute(f"SELECT term, doc FROM claims_fts_terms WHERE term IN ({marks})", singles))
+        chosen = rarest(terms, doc_freq, self._total)
+        if not chosen:
+            return []
+        where = ["claims_fts MATCH ?"]
+        params: list[object] = [match_expression(chosen)]
+        if exclude_source is not None:
+            where.append("c.source_id != ?")
+            params.append(exclude_source)
+        if only_sources:
+            where.append(f"c.source_id IN ({','.join('?' * len(only_sources))})")
+            params.extend(sorted(only_sources))
+        sql = (
+            "SELECT claims_fts.rowid, bm25(claims_fts) AS score FROM claims_fts "
+            f"JOIN claims c ON c.claim_id = claims_fts.rowid WHERE {' AND '.join(where)} ORDER BY score LIMIT ?"
+        )
+        return [(int(cid), -float(score)) for cid, score in self._conn.execute(sql, [*params, k])]
+
+    def close(self) -> None:
+        self._conn.close()

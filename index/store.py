@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from contra.index.lexical import Term, TermKind, key_terms, match_expression
-from contra.service.domain import ClaimText, DocumentIn, StoredClaim
-from contra.service.errors import InvalidInput, NotFound, StoreError
+from contra.domain import ClaimText, DocumentIn, StoredClaim
+from contra.errors import InvalidInput, NotFound, StoreError
+from contra.index.lexical import Term, key_terms, match_expression, rarest
 
 LOG = logging.getLogger(__name__)
 
@@ -103,13 +103,6 @@ _LEXICAL_SCHEMA = (
     "DELETE FROM claims_fts WHERE rowid = OLD.claim_id; "
     "INSERT INTO claims_fts (rowid, text) SELECT NEW.claim_id, NEW.text WHERE NEW.copy_of IS NULL; END",
 )
-#: Content words found in more than this share of claims are left out of a lexical query (names and
-#: numbers are always kept); BM25 would weigh them near zero anyway, but each one widens the scan.
-LEXICAL_MAX_DF = 0.05
-#: ... but a word is never too common while it is in fewer claims than this (a young store has few).
-LEXICAL_MIN_DF_CUT = 20
-#: At most this many terms per lexical query, rarest first.
-LEXICAL_MAX_TERMS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,18 +530,7 @@ class ClaimStore:
             sql = f"SELECT term, doc FROM claims_fts_terms WHERE term IN ({marks})"
             df.update(self._reader.execute(sql, chunk).fetchall())
         total = int(self._reader.execute("SELECT COUNT(*) FROM claims WHERE copy_of IS NULL").fetchone()[0])
-        kept: list[tuple[int, int, Term]] = []
-        for term in terms:
-            if term.is_phrase:
-                kept.append((0, term.kind, term))  # a written number's digit groups: cheap, and rarely common
-                continue
-            count = df.get(term.text, 0)
-            common = count > max(LEXICAL_MAX_DF * total, LEXICAL_MIN_DF_CUT)
-            if count == 0 or (term.kind == TermKind.WORD and common):
-                continue
-            kept.append((count, term.kind, term))
-        kept.sort(key=lambda item: (item[0], item[1]))
-        return [term for _, _, term in kept[:LEXICAL_MAX_TERMS]]
+        return rarest(terms, df, total)
 
     def iter_vectors(self, after_id: int = 0, batch_size: int = 10_000) -> Iterator[VectorBatch]:
         """Indexed claims with id > ``after_id``, in ascending id order, ``batch_size`` at a time.

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from contra.domain import IndexKind
 from contra.index.base import ClaimIndex, Hit
 from contra.index.filters import SearchFilter
 from contra.index.flat import FlatIndex
@@ -37,7 +38,6 @@ from contra.index.hnsw import HNSWIndex
 from contra.index.ivfpq import IVFPQIndex
 from contra.index.snapshot import MANIFEST, SnapshotError, read_manifest
 from contra.index.store import ClaimStore
-from contra.service.config import IndexKind
 
 __all__ = [
     "AUTO_HNSW_FROM",

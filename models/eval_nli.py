@@ -45,8 +45,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from contra.service.domain import LABEL_ORDER
-from contra.service.nli import NLIModel, OnnxNLI, TransformersNLI, cpu_count
+from contra.domain import LABEL_ORDER
+from contra.service.models.nli import NLIModel, OnnxNLI, TransformersNLI, cpu_count
 
 REPO = Path(__file__).resolve().parent.parent
 LABELS = tuple(label.value for label in LABEL_ORDER)

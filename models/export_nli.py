@@ -45,7 +45,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np
 
-from contra.service.nli import OnnxNLI, cpu_count, label_columns, softmax
+from contra.service.models.nli import OnnxNLI, cpu_count, label_columns, softmax
 
 LOG = logging.getLogger("export_nli")
 
@@ -221,7 +221,7 @@ def _score(
     stage: Path, pairs: Sequence[Pair], labels: Sequence[str], batch_size: int, threads: int
 ) -> tuple[np.ndarray, float, float]:
     """Probabilities of the model in ``stage`` (through the serving code), accuracy, pairs/s."""
-    from contra.service.domain import LABEL_ORDER
+    from contra.domain import LABEL_ORDER
 
     model = OnnxNLI(stage, batch_size=batch_size, threads=threads)
     started = time.perf_counter()

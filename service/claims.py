@@ -10,7 +10,7 @@ import re
 
 import pysbd
 
-from contra.service.domain import ClaimText
+from contra.domain import ClaimText
 
 #: Fragments with fewer words than this (datelines, bylines, "Photo: AP") are not claims.
 MIN_WORDS = 4

@@ -20,10 +20,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from contra.errors import ContraError, InvalidInput
 from contra.service import validate
-from contra.service.compare_cli import compare
+from contra.service.batch.command import compare
 from contra.service.config import Settings
-from contra.service.errors import ContraError, InvalidInput
 from contra.v1 import contra_pb2 as pb
 from contra.v1 import contra_pb2_grpc
 
@@ -110,7 +110,7 @@ def serve() -> None:
 
     Example: CONTRA_ADDR=127.0.0.1:50051 CONTRA_DATA_DIR=./var contra serve
     """
-    from contra.service.server import serve as run_server
+    from contra.service.api.server import serve as run_server
     from contra.service.wiring import build_detector
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -276,7 +276,7 @@ def judge(
 
     Example: contra judge "The war enters its seventh year." "The war is in its fourth year."
     """
-    from contra.service.judge import PairInput
+    from contra.service.judge.judge import PairInput
     from contra.service.wiring import build_judge
 
     inputs = _pair_inputs(a, b, pairs, a_date, b_date)
@@ -314,7 +314,7 @@ def judge(
 
 
 def _pair_inputs(a: str | None, b: str | None, pairs: Path | None, a_date: str | None, b_date: str | None) -> list[Any]:
-    from contra.service.judge import PairInput
+    from contra.service.judge.judge import PairInput
 
     limit = Settings().max_claim_chars
     try:
@@ -337,7 +337,7 @@ def _pair_inputs(a: str | None, b: str | None, pairs: Path | None, a_date: str |
 
 
 def _read_pairs(path: Path, limit: int) -> Iterator[Any]:
-    from contra.service.judge import PairInput
+    from contra.service.judge.judge import PairInput
 
     if not path.is_file():
         fail(f"{path}: no such file", EXIT_USAGE)

@@ -13,19 +13,12 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contra.domain import IndexKind
+
 #: The repository root (models/ and data/ live there). ``resolve()`` follows the editable-install
 #: link tree back to the real files.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_NLI_MODEL = REPO_ROOT / "models" / "contra-nli-minilm-l6"
-
-
-class IndexKind(StrEnum):
-    """Vector index backends; ``auto`` picks by corpus size (see ``contra.index``)."""
-
-    AUTO = "auto"
-    FLAT = "flat"
-    HNSW = "hnsw"
-    IVFPQ = "ivfpq"
 
 
 class EmbedderBackend(StrEnum):

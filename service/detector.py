@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from contra.domain import Candidate, ClaimText, Conflict, DocumentIn, Source, Verdict
 from contra.index import ClaimIndex, ClaimStore, DeletedSource, IngestedDocument, SearchFilter, SourceStats, VectorBatch
 from contra.service import validate
 from contra.service.claims import split_claims
-from contra.service.domain import Candidate, ClaimText, Conflict, DocumentIn, Source, Verdict
-from contra.service.embedder import Embedder
-from contra.service.judge import Judge, PairInput
+from contra.service.judge.judge import Judge, PairInput
+from contra.service.models.embedder import Embedder
+from contra.service.retrieval import CandidateSearch, RetrievalSettings
 
 LOG = logging.getLogger(__name__)
 
@@ -175,15 +176,8 @@ class Detector:
             since=query.since,
             until=query.until,
         )
-        top_k = query.top_k or self.top_k
-        hits = self.index.search(vectors, top_k, flt)
-        # Per claim: candidate id -> cosine, in the order each retriever ranked them.
-        dense = [{h.claim_id: h.similarity for h in row if h.similarity >= self.min_similarity} for row in hits]
-        lexical: list[dict[int, float]] = [{} for _ in claims]
+        fused = self.retrieval().search([c.text for c in claims], vectors, flt, query.top_k or None)
         with self._write_lock:
-            if self.lexical_k > 0:
-                lexical = [self._lexical(c.text, vector, flt) for c, vector in zip(claims, vectors, strict=True)]
-            fused = [_fuse(d, lx, top_k) for d, lx in zip(dense, lexical, strict=True)]
             stored = self.store.get_claims({cid for row in fused for cid, _ in row})
         rows: list[list[Candidate]] = []
         for claim, row in zip(claims, fused, strict=True):
@@ -197,25 +191,10 @@ class Detector:
             )
         return claims, rows
 
-    def _lexical(self, text: str, vector: np.ndarray, flt: SearchFilter) -> dict[int, float]:
-        """Claims sharing the rare terms of ``text``, best BM25 first, with their real cosine (the judge
-        reads it as a feature); those below ``lexical_min_similarity`` share words but not a topic."""
-        found = self.store.lexical_search(
-            text,
-            self.lexical_k,
-            exclude_source=flt.exclude_source,
-            only_sources=flt.only_sources,
-            since=flt.since,
-            until=flt.until,
-            include_undated=flt.include_undated,
-        )
-        if not found:
-            return {}
-        ids = np.fromiter((cid for cid, _ in found), dtype=np.int64, count=len(found))
-        cosines = self.store.vectors_by_id(ids) @ np.asarray(vector, dtype=np.float32)
-        return {
-            int(cid): float(cos) for cid, cos in zip(ids, cosines, strict=True) if cos >= self.lexical_min_similarity
-        }
+    def retrieval(self) -> CandidateSearch:
+        """The candidate search over this detector's index and store, with its current settings."""
+        settings = RetrievalSettings(self.top_k, self.min_similarity, self.lexical_k, self.lexical_min_similarity)
+        return CandidateSearch(self.index, self.store, self.store.vectors_by_id, settings, self._write_lock)
 
     def judge_pair(self, a: str, b: str, a_date: dt.date | None = None, b_date: dt.date | None = None) -> Verdict:
         validate.text("a", a, self.limits.max_claim_chars)
@@ -257,24 +236,3 @@ class Detector:
                 self.index.save(self.snapshot_dir, self.store.max_claim_id(), self.embedder.name)
                 LOG.info("index snapshot saved: %d vectors", len(self.index))
             self.store.close()
-
-
-#: Reciprocal rank fusion's damping constant (Cormack et al., 2009): a hit's weight is 1 / (RRF_K + rank).
-RRF_K = 60
-
-
-def _fuse(dense: dict[int, float], lexical: dict[int, float], k: int) -> list[tuple[int, float]]:
-    """At most ``k`` (claim_id, cosine) pairs ranked by reciprocal rank fusion of the two lists.
-
-    RRF needs no common scale between cosine and BM25, and a claim both retrievers found rises above
-    one only one of them found. With no lexical hits this is the dense list unchanged.
-    """
-    if not lexical:
-        return list(dense.items())[:k]
-    score: dict[int, float] = {}
-    for ranked in (dense, lexical):
-        for rank, cid in enumerate(ranked, start=1):
-            score[cid] = score.get(cid, 0.0) + 1.0 / (RRF_K + rank)
-    cosine = {**lexical, **dense}
-    order = sorted(score, key=lambda cid: (-score[cid], -cosine[cid], cid))
-    return [(cid, cosine[cid]) for cid in order[:k]]

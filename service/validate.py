@@ -10,8 +10,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from contra.service.domain import DocumentIn
-from contra.service.errors import InvalidInput
+from contra.domain import DocumentIn
+from contra.errors import InvalidInput
 
 MAX_SOURCE_ID_CHARS = 200
 

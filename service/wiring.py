@@ -5,18 +5,19 @@ from __future__ import annotations
 import logging
 
 from contra.index import ClaimStore, open_index
-from contra.service.batching import BatchingEmbedder, BatchingNLI
-from contra.service.calibration import Calibration
 from contra.service.config import Settings
 from contra.service.detector import Detector
-from contra.service.embedder import Embedder, load_embedder
-from contra.service.judge import Judge
-from contra.service.modeltime import ModelClock, TimedEmbedder, TimedNLI
-from contra.service.nli import NLIModel, load_nli
-from contra.service.nli_cache import CachedNLI
-from contra.service.numbers import figure_evidence
+from contra.service.judge.calibration import Calibration
+from contra.service.judge.judge import Judge
+from contra.service.judge.numbers import figure_evidence
+from contra.service.models.batching import BatchingEmbedder, BatchingNLI
+from contra.service.models.embedder import Embedder
+from contra.service.models.loading import load_embedder
+from contra.service.models.modeltime import ModelClock, TimedEmbedder, TimedNLI
+from contra.service.models.nli import NLIModel, load_nli
+from contra.service.models.nli_cache import CachedNLI
+from contra.service.models.vector_space import check_vector_space
 from contra.service.validate import Limits
-from contra.service.vector_space import check_vector_space
 
 LOG = logging.getLogger(__name__)
 

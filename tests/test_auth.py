@@ -17,8 +17,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from contra.service import auth
-from contra.service.errors import InvalidInput
+from contra.errors import InvalidInput
+from contra.service.api import auth
 from contra.v1 import contra_pb2 as pb
 from contra.v1 import contra_pb2_grpc
 from server_process import CONTRA, ServerProcess

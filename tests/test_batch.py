@@ -15,7 +15,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from contra.service.batch import (
+from contra.errors import InvalidInput
+from contra.service.batch.job import (
     CompareJob,
     CompareResult,
     LocalEngine,
@@ -27,8 +28,7 @@ from contra.service.batch import (
 from contra.service.claims import split_claims
 from contra.service.cli import app as cli_app
 from contra.service.config import Settings
-from contra.service.errors import InvalidInput
-from contra.service.judge import PairInput
+from contra.service.judge.judge import PairInput
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -165,8 +165,8 @@ RAY_JOB = """
 import sys
 from pathlib import Path
 
-from contra.service.batch import CompareJob, run_compare
-from contra.service.batch_ray import RayEngine
+from contra.service.batch.job import CompareJob, run_compare
+from contra.service.batch.ray_engine import RayEngine
 from contra.service.config import Settings
 
 settings = Settings()

@@ -19,10 +19,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from contra.service.batching import BatchingNLI, MicroBatcher
-from contra.service.modeltime import ModelClock, TimedNLI
-from contra.service.nli import OnnxNLI
-from contra.service.nli_cache import CachedNLI
+from contra.service.models.batching import BatchingNLI, MicroBatcher
+from contra.service.models.modeltime import ModelClock, TimedNLI
+from contra.service.models.nli import OnnxNLI
+from contra.service.models.nli_cache import CachedNLI
 
 SHIPPED = Path(__file__).resolve().parent.parent / "models" / "contra-nli-minilm-l6"
 

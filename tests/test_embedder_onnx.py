@@ -15,10 +15,11 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from contra.errors import ModelLoadError
 from contra.service.config import Settings
-from contra.service.embedder import SentenceTransformerEmbedder, cosine_agreement, load_embedder, packaged_model_path
-from contra.service.embedder_onnx import INFO_FILE, MIN_AGREEMENT, OnnxEmbedder, cached_export
-from contra.service.errors import ModelLoadError
+from contra.service.models.embedder import SentenceTransformerEmbedder, cosine_agreement, packaged_model_path
+from contra.service.models.embedder_onnx import INFO_FILE, MIN_AGREEMENT, OnnxEmbedder, cached_export
+from contra.service.models.loading import load_embedder
 
 DATA = Path(__file__).resolve().parent / "data"
 

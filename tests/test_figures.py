@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contra.service.figures import Figure, FigureKind, Qualifier, extract_figures
+from contra.service.judge.figures import Figure, FigureKind, Qualifier, extract_figures
 
 WED = dt.date(2025, 3, 5)
 

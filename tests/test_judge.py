@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from contra.service.calibration import DEFAULT_CALIBRATION, FEATURES, Calibration
-from contra.service.domain import ConflictKind, Label, NumericFinding, Span
-from contra.service.judge import TRUSTED_FIGURE, Judge, PairInput, diff_spans
-from contra.service.numbers import figure_evidence
+from contra.domain import ConflictKind, Label, NumericFinding, Span
+from contra.service.judge.calibration import DEFAULT_CALIBRATION, FEATURES, Calibration
+from contra.service.judge.judge import TRUSTED_FIGURE, Judge, PairInput, diff_spans
+from contra.service.judge.numbers import figure_evidence
 
 WED = dt.date(2025, 3, 5)
 

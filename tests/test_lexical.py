@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contra.domain import ClaimText, DocumentIn, Source
 from contra.index import FlatIndex
 from contra.index.lexical import TermKind, key_terms, match_expression
 from contra.index.store import ClaimStore
 from contra.service.detector import CheckQuery, Detector
-from contra.service.domain import ClaimText, DocumentIn, Source
 from contra.service.validate import Limits
 
 DIM = 8

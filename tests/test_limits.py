@@ -19,9 +19,9 @@ import grpc
 import pytest
 from google.protobuf.message import Message
 
-from contra.service import flow
-from contra.service.errors import InvalidInput, Overloaded
-from contra.service.limits import Deadline, DeadlineExceeded, WorkQueue
+from contra.errors import InvalidInput, Overloaded
+from contra.service.api import flow
+from contra.service.api.limits import Deadline, DeadlineExceeded, WorkQueue
 from contra.v1 import contra_pb2 as pb
 from contra.v1 import contra_pb2_grpc
 from server_process import ServerProcess, free_port

@@ -21,9 +21,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from contra.service.domain import LABEL_ORDER, Label
-from contra.service.errors import ModelLoadError
-from contra.service.nli import OnnxNLI, TransformersNLI, label_columns, load_nli
+from contra.domain import LABEL_ORDER, Label
+from contra.errors import ModelLoadError
+from contra.service.models.nli import OnnxNLI, TransformersNLI, label_columns, load_nli
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "models" / "contra-nli-minilm-l6"

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contra.service.domain import ConflictKind, NumericFinding
-from contra.service.numbers import compare_figures
+from contra.domain import ConflictKind, NumericFinding
+from contra.service.judge.numbers import compare_figures
 
 WED = dt.date(2025, 3, 5)  # a Wednesday: "on Tuesday" is March 4
 

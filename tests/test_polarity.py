@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contra.service.polarity import polarity
+from contra.service.judge.polarity import polarity
 
 
 @pytest.mark.parametrize(

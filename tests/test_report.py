@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from contra.service.batch import ClaimRef, ConflictRecord
-from contra.service.domain import ConflictKind, Span
-from contra.service.report import group_conflicts, render_report, write_report
+from contra.domain import ConflictKind, Span
+from contra.service.batch.job import ClaimRef, ConflictRecord
+from contra.service.batch.report import group_conflicts, render_report, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(

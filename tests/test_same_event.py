@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from contra.service.same_event import entities, roles_swapped, same_event
+from contra.service.judge.same_event import entities, roles_swapped, same_event
 
 
 def test_names_keep_multi_word_spans_and_skip_sentence_openers() -> None:

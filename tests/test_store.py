@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contra.domain import ClaimText, DocumentIn, Source
+from contra.errors import InvalidInput, NotFound
 from contra.index.store import ClaimStore, IngestedDocument, document_id_for
-from contra.service.domain import ClaimText, DocumentIn, Source
-from contra.service.errors import InvalidInput, NotFound
 
 DIM = 8
 

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
+from contra.domain import DocumentIn, Source
+from contra.errors import InvalidInput
 from contra.service import validate
-from contra.service.domain import DocumentIn, Source
-from contra.service.errors import InvalidInput
 
 
 def test_text_rules() -> None:

@@ -17,12 +17,13 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from contra.domain import ClaimText, DocumentIn, Source
+from contra.errors import StoreError
 from contra.index import ClaimStore
 from contra.service.config import Settings
-from contra.service.domain import ClaimText, DocumentIn, Source
-from contra.service.embedder import Embedder, load_embedder
-from contra.service.errors import StoreError
-from contra.service.vector_space import PROBES, check_vector_space
+from contra.service.models.embedder import Embedder
+from contra.service.models.loading import load_embedder
+from contra.service.models.vector_space import PROBES, check_vector_space
 
 
 class Permuted:

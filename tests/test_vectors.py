@@ -14,6 +14,7 @@ import faiss
 import numpy as np
 import pytest
 
+from contra.domain import ClaimText, DocumentIn, IndexKind, Source
 from contra.index.base import ClaimIndex, Hit
 from contra.index.filters import SearchFilter
 from contra.index.snapshot import MANIFEST, read_manifest
@@ -28,8 +29,6 @@ from contra.index.vectors import (
     open_index,
     resolve_kind,
 )
-from contra.service.config import IndexKind
-from contra.service.domain import ClaimText, DocumentIn, Source
 
 DIM = 48
 N = 4000

@@ -212,5 +212,7 @@ def claimdiff_pairs() -> tuple[ClaimDiffPair, ...]:
             if base in seen:
                 continue
             seen.add(base)
-            out.append(ClaimDiffPair(row["topic"], base, row["claim_a"], row["claim_b"], int(row["relation"]), row["date"]))
+            out.append(
+                ClaimDiffPair(row["topic"], base, row["claim_a"], row["claim_b"], int(row["relation"]), row["date"])
+            )
     return tuple(out)

@@ -24,7 +24,7 @@ from typing import Any
 
 import grpc
 
-from contra.service.errors import InvalidInput
+from contra.errors import InvalidInput
 
 #: The full gRPC service whose methods need a token; everything else (health, reflection) is open.
 PROTECTED_SERVICE = "contra.v1.ContraService"

@@ -20,13 +20,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from contra.service.calibration import FEATURES, Calibration
-from contra.service.domain import LABEL_ORDER, ConflictKind, Label, NumericFinding, Span, Verdict
-from contra.service.embedder import Embedder
-from contra.service.nli import NLIModel
-from contra.service.numbers import FigureEvidence
-from contra.service.polarity import Polarity, polarity
-from contra.service.same_event import SameEvent, content_overlap, same_event
+from contra.domain import LABEL_ORDER, ConflictKind, Label, NumericFinding, Span, Verdict
+from contra.service.judge.calibration import FEATURES, Calibration
+from contra.service.judge.numbers import FigureEvidence
+from contra.service.judge.polarity import Polarity, polarity
+from contra.service.judge.same_event import SameEvent, content_overlap, same_event
+from contra.service.models.embedder import Embedder
+from contra.service.models.nli import NLIModel
 
 #: ``compare_figures`` (a finding) or ``figure_evidence`` (a finding plus agreeing figure pairs).
 FigureCheck = Callable[[str, str, "dt.date | None", "dt.date | None"], "NumericFinding | FigureEvidence | None"]

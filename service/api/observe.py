@@ -16,8 +16,8 @@ from typing import Any
 
 import grpc
 
-from contra.service import logs
-from contra.service.metrics import Metrics
+from contra.service.api import logs
+from contra.service.api.metrics import Metrics
 
 ACCESS = logging.getLogger("contra.access")
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from contra.service import validate
-from contra.service.detector import CheckQuery
-from contra.service.domain import (
+from contra.domain import (
     ClaimText,
     Conflict,
     ConflictKind,
@@ -17,7 +15,9 @@ from contra.service.domain import (
     StoredClaim,
     Verdict,
 )
-from contra.service.errors import InvalidInput
+from contra.errors import InvalidInput
+from contra.service import validate
+from contra.service.detector import CheckQuery
 from contra.v1 import contra_pb2 as pb
 
 _KIND_TO_PB = {

@@ -1,6 +1,6 @@
 """``contra compare``: a batch job over whole corpora, in-process, with progress bars and a summary.
 
-Registered in ``cli.py`` as ``app.command()(compare)``. The job itself is ``contra.service.batch``; this
+Registered in ``cli.py`` as ``app.command()(compare)``. The job itself is ``contra.service.batch.job``; this
 module only parses options, shows progress and the summary, and maps failures to the CLI's exit codes
 (0 ok, 1 conflicts found with ``--fail-on-conflict``, 2 usage or bad input, 3 Ray cluster unreachable,
 4 any other failure).
@@ -30,7 +30,8 @@ from rich.progress import Progress as RichProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from contra.service.batch import (
+from contra.errors import ContraError, InvalidInput
+from contra.service.batch.job import (
     STAGE_UNITS,
     CompareJob,
     CompareResult,
@@ -41,7 +42,6 @@ from contra.service.batch import (
     run_compare,
 )
 from contra.service.config import Settings
-from contra.service.errors import ContraError, InvalidInput
 
 EXIT_CONFLICTS, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_FAILURE = 1, 2, 3, 4
 
@@ -177,7 +177,7 @@ def compare(
     except InvalidInput as exc:
         _fail(err, str(exc), EXIT_USAGE)
     except ContraError as exc:
-        from contra.service.batch_ray import RayUnavailable
+        from contra.service.batch.ray_engine import RayUnavailable
 
         code = EXIT_UNREACHABLE if isinstance(exc, RayUnavailable) and ray_address else EXIT_FAILURE
         _fail(err, str(exc), code)
@@ -189,7 +189,7 @@ def compare(
     if workdir is None:
         WorkDir(job.workdir).remove()
     if html is not None:
-        from contra.service.report import write_report
+        from contra.service.batch.report import write_report
 
         write_report(html, result.records, result.summary, [str(p) for p in job.inputs])
     if as_json:
@@ -207,7 +207,7 @@ def _run(
 ) -> CompareResult:
     with RichProgress(err) as progress:
         if engine is EngineKind.RAY:
-            from contra.service.batch_ray import RayEngine
+            from contra.service.batch.ray_engine import RayEngine
 
             with RayEngine(settings, address=ray_address) as ray_engine:
                 return run_compare(job, settings, ray_engine, progress=progress)

@@ -22,8 +22,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from contra.service.domain import LABEL_ORDER, Label
-from contra.service.errors import ModelLoadError
+from contra.domain import LABEL_ORDER, Label
+from contra.errors import ModelLoadError
 
 #: Names that models use for each label (compared after lowercasing and dropping non-letters).
 _SYNONYMS: dict[Label, frozenset[str]] = {

@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from contra.service.domain import ConflictKind, NumericFinding
-from contra.service.figures import (
+from contra.domain import ConflictKind, NumericFinding
+from contra.service.judge.figures import (
     UNITS,
     CalendarDate,
     Figure,

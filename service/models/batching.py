@@ -26,9 +26,9 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from contra.service.domain import LABEL_ORDER
-from contra.service.embedder import Embedder
-from contra.service.nli import NLIModel
+from contra.domain import LABEL_ORDER
+from contra.service.models.embedder import Embedder
+from contra.service.models.nli import NLIModel
 
 I = TypeVar("I")  # noqa: E741 - the item type, as in the typing docs
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from jinja2 import Environment
 
 from contra.index.store import normalise_text
-from contra.service.batch import ClaimRef, CompareSummary, ConflictRecord, write_atomic
+from contra.service.batch.job import ClaimRef, CompareSummary, ConflictRecord, write_atomic
 
 #: Bars in the source-pair chart; the remaining pairs are summed into one "other pairs" bar.
 CHART_BARS = 10

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from contra.service.errors import ModelLoadError
+from contra.errors import ModelLoadError
 
 LOG = logging.getLogger(__name__)
 
@@ -81,24 +81,3 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
-
-
-def load_embedder(spec: str, backend: str, cache_dir: Path, *, batch_size: int = 64) -> Embedder:
-    """The embedder for ``spec`` on ``backend``: ``torch`` (fp32, the reference) or ``onnx`` (int8,
-    exported into ``cache_dir`` the first time and loaded from there afterwards)."""
-    if backend == "torch":
-        return SentenceTransformerEmbedder(spec, batch_size=batch_size)
-    if backend != "onnx":
-        raise ValueError(f"unknown embedder backend {backend!r}; use 'torch' or 'onnx'")
-    from contra.service.embedder_onnx import OnnxEmbedder, cached_export
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    source = Path(spec).expanduser() if spec else packaged_model_path()
-    if not source.is_dir():
-        raise ModelLoadError(
-            f"embedder {spec!r}: the onnx backend exports from a local sentence-transformers directory; "
-            "give its path, or use CONTRA_EMBEDDER_BACKEND=torch"
-        )
-    directory = cached_export(source, cache_dir)
-    name = f"{spec or PACKAGED} onnx-int8"
-    return OnnxEmbedder(directory, name=name, batch_size=batch_size)

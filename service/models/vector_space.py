@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 
+from contra.errors import StoreError
 from contra.index import ClaimStore
-from contra.service.embedder import Embedder, cosine_agreement
-from contra.service.errors import StoreError
+from contra.service.models.embedder import Embedder, cosine_agreement
 
 LOG = logging.getLogger(__name__)
 

@@ -38,15 +38,17 @@ from typing import Any, Protocol, Self, TypeVar
 
 import numpy as np
 
+from contra.domain import ClaimText, ConflictKind, DocumentIn, Label, Source, Span, Verdict
+from contra.errors import InvalidInput
 from contra.index import SearchFilter, VectorBatch, create_index, resolve_kind
+from contra.index.lexical import LexicalTable
 from contra.index.store import normalise_text
 from contra.service import validate
 from contra.service.claims import split_claims
 from contra.service.config import Settings
-from contra.service.domain import ClaimText, ConflictKind, DocumentIn, Label, Source, Span, Verdict
-from contra.service.embedder import Embedder
-from contra.service.errors import InvalidInput
-from contra.service.judge import Judge, PairInput
+from contra.service.judge.judge import Judge, PairInput
+from contra.service.models.embedder import Embedder
+from contra.service.retrieval import CandidateSearch, RetrievalSettings
 
 LOG = logging.getLogger(__name__)
 
@@ -650,6 +652,8 @@ def fingerprint(corpus: Corpus, settings: Settings, chunks: ChunkSizes) -> str:
         "index_kind": settings.index_kind.value,
         "top_k": settings.top_k,
         "min_similarity": settings.min_similarity,
+        "lexical_k": settings.lexical_k,
+        "lexical_min_similarity": settings.lexical_min_similarity,
         "conflict_threshold": settings.conflict_threshold,
         "chunks": [chunks.documents, chunks.texts, chunks.pairs],
     }
@@ -850,7 +854,8 @@ def _numbered(items: Sequence[T], size: int) -> Iterator[Chunk[T]]:
 def search_candidates(
     corpus: Corpus, claims: _Claims, vectors: np.ndarray, settings: Settings, progress: Progress
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each claim's ``top_k`` nearest claims that it may be compared with, above ``min_similarity``.
+    """Each claim's candidates that it may be compared with, found by the pipeline's ``CandidateSearch``
+    (dense + lexical, as ``Check``) over the corpus.
 
     The index holds one entry per distinct (text, group), where the group is the source (one input) or
     the side (two inputs), and the search filter keeps a query's own group out: the same rule as the
@@ -888,6 +893,15 @@ def search_candidates(
             published=[None] * len(slot_text),
         )
     )
+    lexical = None
+    if settings.lexical_k > 0:
+        lexical = LexicalTable(range(len(slot_text)), slot_group, [claims.texts[t] for t in slot_text])
+    search = CandidateSearch(
+        index,
+        lexical,
+        lambda ids: slot_vectors[ids],
+        RetrievalSettings(settings.top_k, settings.min_similarity, settings.lexical_k, settings.lexical_min_similarity),
+    )
     best: dict[tuple[int, int], float] = {}
     by_group: dict[str, list[int]] = {}
     for slot, group in enumerate(slot_group):
@@ -901,15 +915,16 @@ def search_candidates(
         slots = by_group[group]
         for start in range(0, len(slots), 1024):
             batch = slots[start : start + 1024]
-            hits = index.search(slot_vectors[batch], settings.top_k, flt)
-            for slot, row in zip(batch, hits, strict=True):
-                for hit in row:
-                    other = hit.claim_id
-                    if hit.similarity < settings.min_similarity or slot_text[other] == slot_text[slot]:
+            rows = search.search([claims.texts[slot_text[s]] for s in batch], slot_vectors[batch], flt)
+            for slot, row in zip(batch, rows, strict=True):
+                for other, similarity in row:
+                    if slot_text[other] == slot_text[slot]:
                         continue
                     key = (min(slot, other), max(slot, other))
-                    best[key] = max(best.get(key, -2.0), hit.similarity)
+                    best[key] = max(best.get(key, -2.0), similarity)
             progress.advance(Stage.SEARCH, sum(len(slot_claims[s]) for s in batch))
+    if lexical is not None:
+        lexical.close()
     occurrences: list[tuple[int, int, float]] = []
     for (x, y), sim in best.items():
         for i in slot_claims[x]:

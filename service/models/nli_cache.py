@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contra.service.domain import LABEL_ORDER
-from contra.service.nli import NLIModel
+from contra.domain import LABEL_ORDER
+from contra.service.models.nli import NLIModel
 
 Pair = tuple[str, str]
 

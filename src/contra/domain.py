@@ -12,6 +12,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
+class IndexKind(StrEnum):
+    """Vector index backends; ``auto`` picks by corpus size (see ``contra.index``)."""
+
+    AUTO = "auto"
+    FLAT = "flat"
+    HNSW = "hnsw"
+    IVFPQ = "ivfpq"
+
+
 class Label(StrEnum):
     """NLI relation of claim B to claim A."""
 

@@ -10,7 +10,7 @@ The cache directory is keyed by the source model's files and the versions of the
 changed model or toolchain re-exports instead of loading a stale graph. An export is written to a
 temporary directory and renamed into place, so two processes starting at once cannot see half of one.
 
-    python -m contra.service.embedder_onnx --cache-dir var/cache   # the set-up step: export if missing
+    python -m contra.service.models.embedder_onnx --cache-dir var/cache   # the set-up step: export if missing
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from contra.service.embedder import cosine_agreement
-from contra.service.errors import ModelLoadError
+from contra.errors import ModelLoadError
+from contra.service.models.embedder import cosine_agreement, packaged_model_path
 
 LOG = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ class OnnxEmbedder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        from contra.service.nli import cpu_count
+        from contra.service.models.nli import cpu_count
 
         self.name = name
         self.batch_size = batch_size
@@ -333,8 +333,6 @@ class OnnxEmbedder:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Export the configured (or packaged) embedder into the cache unless it is there already."""
-    from contra.service.embedder import packaged_model_path
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--cache-dir", type=Path, required=True)
     parser.add_argument("--model", default="", help="sentence-transformers model directory; default packaged")

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contra.service.embedder import Embedder
-from contra.service.nli import NLIModel
+from contra.service.models.embedder import Embedder
+from contra.service.models.nli import NLIModel
 
 
 @dataclass(frozen=True, slots=True)

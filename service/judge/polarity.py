@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from contra.service.same_event import roles_swapped
+from contra.service.judge.same_event import roles_swapped
 
 _WORD = re.compile(r"[a-z]+(?:n't|_to)?")
 #: Words that reverse the proposition they govern.

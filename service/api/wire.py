@@ -19,7 +19,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, FileDescriptor
 from google.protobuf.message import DecodeError, Message
 
-from contra.service.errors import InvalidInput
+from contra.errors import InvalidInput
 
 M = TypeVar("M", bound=Message)
 

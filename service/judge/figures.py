@@ -30,7 +30,7 @@ from functools import lru_cache
 
 from number_parser import parse_number, parse_ordinal  # type: ignore[import-untyped]
 
-from contra.service.domain import ConflictKind, Span
+from contra.domain import ConflictKind, Span
 
 
 class FigureKind(StrEnum):

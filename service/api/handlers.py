@@ -20,11 +20,12 @@ from typing import Any, Protocol, TypeVar
 import grpc
 from google.protobuf.message import Message
 
-from contra.service import convert, flow, validate, wire
+from contra.errors import ContraError, InvalidInput, NotFound, NotReady, Overloaded
+from contra.service import validate
+from contra.service.api import convert, flow, wire
+from contra.service.api.limits import Deadline, DeadlineExceeded, StreamLimits, StreamSlots, WorkQueue
+from contra.service.api.metrics import Metrics
 from contra.service.detector import Detector
-from contra.service.errors import ContraError, InvalidInput, NotFound, NotReady, Overloaded
-from contra.service.limits import Deadline, DeadlineExceeded, StreamLimits, StreamSlots, WorkQueue
-from contra.service.metrics import Metrics
 from contra.v1 import contra_pb2 as pb
 
 LOG = logging.getLogger(__name__)

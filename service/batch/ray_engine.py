@@ -25,7 +25,9 @@ from typing import Any, Self
 
 import numpy as np
 
-from contra.service.batch import (
+from contra.domain import ClaimText, Verdict
+from contra.errors import ContraError
+from contra.service.batch.job import (
     Chunk,
     build_embedder,
     claims_from_json,
@@ -39,9 +41,7 @@ from contra.service.batch import (
     verdict_to_json,
 )
 from contra.service.config import Settings
-from contra.service.domain import ClaimText, Verdict
-from contra.service.errors import ContraError
-from contra.service.judge import PairInput
+from contra.service.judge.judge import PairInput
 
 LOG = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ParamSpec, Protocol, TypeVar
 
-from contra.service.errors import ContraError, Overloaded
+from contra.errors import ContraError, Overloaded
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -25,15 +25,15 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from contra.service import logs, wire
-from contra.service.auth import AuthInterceptor, Tokens
+from contra.errors import InvalidInput
+from contra.service.api import logs, wire
+from contra.service.api.auth import AuthInterceptor, Tokens
+from contra.service.api.handlers import ContraServicer
+from contra.service.api.limits import StreamLimits, StreamSlots, WorkQueue
+from contra.service.api.metrics import Metrics, MetricsServer
+from contra.service.api.observe import ObserveInterceptor
 from contra.service.config import Settings
 from contra.service.detector import Detector
-from contra.service.errors import InvalidInput
-from contra.service.handlers import ContraServicer
-from contra.service.limits import StreamLimits, StreamSlots, WorkQueue
-from contra.service.metrics import Metrics, MetricsServer
-from contra.service.observe import ObserveInterceptor
 from contra.v1 import contra_pb2
 
 LOG = logging.getLogger(__name__)
