@@ -5,6 +5,16 @@ What it reports, and why:
 * accuracy and per-class precision / recall / F1 of the shipped int8 ONNX model on MultiNLI dev matched
   and mismatched, SNLI test, and the stress sets in the shared data folder (HANS regenerated, Breaking
   NLI, CLIMATE-FEVER, counterfactual SNLI), so the model card can say where it fails, not only how often;
+* the previous model (``--baseline``, by default the committed model before the latest change of
+  ``model.onnx``, extracted from git into ``var/nli-baseline/``), scored on every set in the same run,
+  so a new model is always read against the one it replaces;
+* ANLI rounds 1-3 (dev), FEVER-Symmetric (dev and test) and the VitaminC cases that ``nli_pool.py``
+  holds out of training: harder and fact-centred sets (ANLI and FEVER-Symmetric are never trained on);
+* the news sets, measured as the judge uses the model: the contradiction probability averaged over
+  both directions, its ROC AUC (conflict against agreement) and contradiction precision / recall at the
+  argmax, on Emergent cross-outlet headline pairs of role-"judge" claims and on FNC-1 agree vs disagree
+  rows of role-"judge" claims (headline against the body sentence that shares most words with it);
+  the model never trains on role-"judge" claims (``contra.newsdata``);
 * two baselines from the same run: the training pool's majority class, and a cosine threshold on the
   packaged all-MiniLM-L6-v2 embeddings (fitted on a training-pool sample, never on evaluation data),
   which is what the retrieval step alone would know about a pair;
@@ -17,6 +27,9 @@ What it reports, and why:
 
     python models/eval_nli.py                       # everything (about half an hour on 2 idle cores)
     python models/eval_nli.py --limit 300           # a quick look
+    python models/eval_nli.py --quick               # 500 pairs per set, one speed round
+    python models/eval_nli.py --sets mnli_m,snli_test,anli_r1,anli_r2,anli_r3,fever_sym_dev,fever_sym_test,vitaminc \
+        --fp32 var/nli-warm/final --baseline auto   # what models/README.md reports for the warm start
     python models/eval_nli.py --json var/eval-nli.json --card models/README.md
     python models/eval_nli.py --from-json var/eval-nli.json --card models/README.md   # card only
 """
@@ -48,6 +61,9 @@ from rich.table import Table
 from contra.domain import LABEL_ORDER
 from contra.service.models.nli import NLIModel, OnnxNLI, TransformersNLI, cpu_count
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nli_pool
+
 REPO = Path(__file__).resolve().parent.parent
 LABELS = tuple(label.value for label in LABEL_ORDER)
 TWO_WAY = ("entailment", "non-entailment")
@@ -65,6 +81,8 @@ class EvalSet:
     title: str
     #: Gold labels are entailment / non-entailment (stored as "neutral"); predictions are collapsed too.
     two_way: bool = False
+    #: Where the pairs come from: a file of the shared NLI folder, or ``vitaminc`` (held-out cases).
+    source: str = "file"
 
 
 DATASETS: tuple[EvalSet, ...] = (
@@ -76,7 +94,15 @@ DATASETS: tuple[EvalSet, ...] = (
     EvalSet("climate_fever", "climate_fever.jsonl.gz", "CLIMATE-FEVER"),
     EvalSet("cad_snli_dev", "dev_cad_snli.jsonl.gz", "CAD-SNLI dev"),
     EvalSet("cad_snli_test", "test_cad_snli.jsonl.gz", "CAD-SNLI test"),
+    EvalSet("anli_r1", "anli_r1_dev.jsonl.gz", "ANLI R1 dev"),
+    EvalSet("anli_r2", "anli_r2_dev.jsonl.gz", "ANLI R2 dev"),
+    EvalSet("anli_r3", "anli_r3_dev.jsonl.gz", "ANLI R3 dev"),
+    EvalSet("fever_sym_dev", "fever_symmetric_dev.jsonl.gz", "FEVER-Symmetric dev"),
+    EvalSet("fever_sym_test", "fever_symmetric_test.jsonl.gz", "FEVER-Symmetric test"),
+    EvalSet("vitaminc", "vitaminc_{real,synthetic}", "VitaminC held-out cases", source="vitaminc"),
 )
+#: The news sets (``news_eval``); ``--sets`` selects them by these keys too.
+NEWS_SETS = ("emergent", "fnc")
 #: Where the fp32 comparison and the symmetric row are computed (the two standard benchmarks).
 COMPARE_ON = ("mnli_m", "snli_test")
 
@@ -127,6 +153,106 @@ def read_jsonl(path: Path, limit: int | None = None, seed: int = 13) -> tuple[li
         keep = sorted(random.Random(seed).sample(range(len(pairs)), limit))
         pairs, gold = [pairs[i] for i in keep], [gold[i] for i in keep]
     return pairs, np.array(gold, dtype=np.intp)
+
+
+def read_set(spec: EvalSet, data: Path, limit: int | None, seed: int) -> tuple[list[Pair], np.ndarray]:
+    if spec.source == "vitaminc":
+        rows = nli_pool.vitaminc_pairs(heldout=True, root=data)
+        pairs = [(r.premise, r.hypothesis) for r in rows]
+        gold = np.array([LABELS.index(r.label) for r in rows], dtype=np.intp)
+        if limit is not None and limit < len(pairs):
+            keep = sorted(random.Random(seed).sample(range(len(pairs)), limit))
+            pairs, gold = [pairs[i] for i in keep], gold[keep]
+        return pairs, gold
+    return read_jsonl(data / spec.file, limit, seed)
+
+
+MODEL_FILES = ("model.onnx", "config.json", "tokenizer.json", "tokenizer_config.json")
+MODEL_DIR = "models/contra-nli-minilm-l6"
+
+
+def resolve_baseline(spec: str) -> Path | None:
+    """The previous model to compare with: ``none``; a directory; or ``auto``: if ``model.onnx`` in the
+    working tree differs from HEAD's, HEAD's model, else the model before the latest commit that changed
+    it. A git revision is extracted once into ``var/nli-baseline/<rev>``."""
+    import subprocess
+
+    if spec == "none":
+        return None
+    if Path(spec).is_dir():
+        return Path(spec)
+
+    def git(*args: str) -> bytes:
+        return subprocess.run(["git", *args], cwd=REPO, check=True, capture_output=True).stdout
+
+    if spec == "auto":
+        changed = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", f"{MODEL_DIR}/model.onnx"], cwd=REPO, check=False
+        ).returncode
+        if changed:
+            rev = git("rev-parse", "--short", "HEAD").decode().strip()
+        else:
+            revs = git("log", "-n", "2", "--format=%h", "--", f"{MODEL_DIR}/model.onnx").decode().split()
+            if len(revs) < 2:
+                return None
+            rev = f"{revs[1]}"
+    else:
+        rev = git("rev-parse", "--short", spec).decode().strip()
+    out = REPO / "var" / "nli-baseline" / rev
+    if not (out / "model.onnx").is_file():
+        out.mkdir(parents=True, exist_ok=True)
+        for name in MODEL_FILES:
+            (out / name).write_bytes(git("show", f"{rev}:{MODEL_DIR}/{name}"))
+    return out
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
+
+    return float(roc_auc_score(labels, scores)) if 0 < labels.sum() < len(labels) else float("nan")
+
+
+def news_pairs(key: str, limit: int | None, seed: int) -> tuple[list[Pair], np.ndarray]:
+    """(pairs, conflict 0/1) of a news set, role-"judge" claims only."""
+    from contra import newsdata
+
+    if key == "emergent":
+        rows = [p for p in newsdata.emergent_pairs() if newsdata.role_of(p.claim_id) == "judge"]
+        pairs, conflict = [(p.a, p.b) for p in rows], [int(p.conflict) for p in rows]
+    elif key == "fnc":
+        rows_ = [(p, g) for p, g in nli_pool.fnc_pairs("judge", k=1) if p.label != "neutral"]
+        pairs = [(p.premise, p.hypothesis) for p, _ in rows_]
+        conflict = [int(p.label == "contradiction") for p, _ in rows_]
+    else:
+        raise ValueError(key)
+    gold = np.array(conflict, dtype=np.intp)
+    if limit is not None and limit < len(pairs):
+        keep = sorted(random.Random(seed).sample(range(len(pairs)), limit))
+        pairs, gold = [pairs[i] for i in keep], gold[keep]
+    return pairs, gold
+
+
+NEWS_TITLES = {
+    "emergent": "Emergent headline pairs, contradiction vs agree",
+    "fnc": "FNC-1 headline vs body sentence, disagree vs agree",
+}
+
+
+def news_scores(probs_fwd: np.ndarray, probs_bwd: np.ndarray, gold: np.ndarray) -> dict[str, float]:
+    """As the judge uses the model: contradiction probability averaged over both directions."""
+    column = LABELS.index("contradiction")
+    p_contra = (probs_fwd[:, column] + probs_bwd[:, column]) / 2
+    predicted = symmetric(probs_fwd, probs_bwd).argmax(axis=1) == column
+    tp = int((predicted & (gold == 1)).sum())
+    precision = tp / max(int(predicted.sum()), 1)
+    recall = tp / max(int(gold.sum()), 1)
+    return {
+        "auc": roc_auc(gold, p_contra),
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / max(precision + recall, 1e-12),
+        "predicted_conflicts": int(predicted.sum()),
+    }
 
 
 def score(gold: np.ndarray, predicted: np.ndarray, two_way: bool) -> Metrics:
@@ -252,6 +378,18 @@ def evaluate(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         "size_bytes": (args.model / "model.onnx").stat().st_size,
         "export": config.get("contra_export", {}),
     }
+    baseline_dir = resolve_baseline(args.baseline)
+    baseline: OnnxNLI | None = None
+    if baseline_dir is not None:
+        console.log(f"previous model (baseline): {baseline_dir}")
+        baseline = OnnxNLI(baseline_dir, batch_size=args.batch_size, max_length=args.max_length, threads=args.threads)
+        results["baseline"] = {
+            "path": str(baseline_dir),
+            "size_bytes": (baseline_dir / "model.onnx").stat().st_size,
+            "export": json.loads((baseline_dir / "config.json").read_text(encoding="utf-8")).get("contra_export", {}),
+        }
+    else:
+        results["baseline"] = None
     fp32: TransformersNLI | None = None
     if args.fp32 and Path(args.fp32).is_dir():
         fp32 = TransformersNLI(str(args.fp32), batch_size=args.batch_size, max_length=args.max_length)
@@ -280,18 +418,19 @@ def evaluate(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         if args.sets and spec.key not in args.sets:
             continue
         path = args.data / spec.file
-        if not path.exists():
+        if spec.source == "file" and not path.exists():
             console.log(f"[yellow]{path} is missing; skipped")
             continue
-        pairs, gold = read_jsonl(path, limit, args.seed)
+        pairs, gold = read_set(spec, args.data, limit, args.seed)
         console.log(f"{spec.key}: {len(pairs)} pairs")
         probs, speed = timed_predict(int8, pairs)
         predicted = probs.argmax(axis=1)
-        systems = {
-            "int8": score(gold, predicted, spec.two_way),
-            "majority": score(gold, np.full_like(gold, LABELS.index(majority)), spec.two_way),
-            "cosine": score(gold, cosine.predict(embedder.cosines(pairs)), spec.two_way),
-        }
+        systems = {"int8": score(gold, predicted, spec.two_way)}
+        if baseline is not None:
+            previous = baseline.predict(pairs)
+            systems["previous"] = score(gold, previous.argmax(axis=1), spec.two_way)
+        systems["majority"] = score(gold, np.full_like(gold, LABELS.index(majority)), spec.two_way)
+        systems["cosine"] = score(gold, cosine.predict(embedder.cosines(pairs)), spec.two_way)
         if spec.key in COMPARE_ON:
             backward = int8.predict([(h, p) for p, h in pairs])
             symmetric_rows[spec.key] = {
@@ -321,7 +460,25 @@ def evaluate(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     results["datasets"] = datasets
     results["symmetric"] = symmetric_rows
     results["quantization"] = quantization
-    results["speed"] = measure_speed(int8, fp32, args) if fp32 is not None else None
+    news: dict[str, Any] = {}
+    for key in NEWS_SETS:
+        if args.sets and key not in args.sets:
+            continue
+        pairs, gold = news_pairs(key, limit, args.seed)
+        console.log(f"{key}: {len(pairs)} pairs, {int(gold.sum())} conflicts")
+        entry: dict[str, Any] = {"title": NEWS_TITLES[key], "n": len(pairs), "conflicts": int(gold.sum())}
+        models: dict[str, NLIModel] = {"int8": int8}
+        if baseline is not None:
+            models["previous"] = baseline
+        if fp32 is not None and args.news_fp32:
+            models["fp32"] = fp32
+        for name, model in models.items():
+            forward = model.predict(pairs)
+            backward = model.predict([(h, p) for p, h in pairs])
+            entry[name] = news_scores(forward, backward, gold)
+        news[key] = entry
+    results["news"] = news
+    results["speed"] = measure_speed(int8, fp32, args, baseline) if fp32 is not None else None
     return results
 
 
@@ -338,7 +495,9 @@ def _best_speed(model: NLIModel, pairs: Sequence[Pair], rounds: int) -> tuple[fl
     return best_wall, best_cpu
 
 
-def measure_speed(int8: OnnxNLI, fp32: TransformersNLI, args: argparse.Namespace) -> dict[str, Any]:
+def measure_speed(
+    int8: OnnxNLI, fp32: TransformersNLI, args: argparse.Namespace, baseline: OnnxNLI | None = None
+) -> dict[str, Any]:
     """Pairs/s of both backends on the same MNLI-m pairs, with ``args.threads`` threads and with one.
 
     Each backend runs as it serves: torch in length-sorted batches padded to their longest pair, the
@@ -359,13 +518,22 @@ def measure_speed(int8: OnnxNLI, fp32: TransformersNLI, args: argparse.Namespace
         "cpu_count": os.cpu_count(),
     }
     single = OnnxNLI(args.model, batch_size=args.batch_size, max_length=args.max_length, threads=1)
-    settings: list[tuple[str, int, NLIModel]] = [
-        (f"{args.threads}_threads", args.threads, int8),
-        ("1_thread", 1, single),
+    settings: list[tuple[str, int, NLIModel, NLIModel | None]] = [
+        (f"{args.threads}_threads", args.threads, int8, baseline),
+        (
+            "1_thread",
+            1,
+            single,
+            None
+            if baseline is None
+            else OnnxNLI(baseline.directory, batch_size=args.batch_size, max_length=args.max_length, threads=1),
+        ),
     ]
-    for key, threads, onnx_model in settings:
+    for key, threads, onnx_model, previous in settings:
         torch.set_num_threads(threads)
-        runs = {"int8_onnx": onnx_model, "fp32_torch": fp32}
+        runs: dict[str, NLIModel] = {"int8_onnx": onnx_model, "fp32_torch": fp32}
+        if previous is not None:
+            runs["previous_int8_onnx"] = previous
         for model in runs.values():
             model.predict(pairs[: args.batch_size])  # warm-up
         best: dict[str, tuple[float, float]] = {name: (0.0, 0.0) for name in runs}
@@ -391,19 +559,25 @@ def _f(value: float | None, digits: int = 3) -> str:
 
 
 def _systems(entry: dict[str, Any]) -> list[str]:
-    return [s for s in ("int8", "fp32", "majority", "cosine") if s in entry["systems"]]
+    return [s for s in ("int8", "previous", "fp32", "majority", "cosine") if s in entry["systems"]]
 
 
 def summary_rows(results: dict[str, Any]) -> list[list[str]]:
     rows = []
     for entry in results["datasets"].values():
         systems = entry["systems"]
-        acc = {s: systems[s]["accuracy"] if s in systems else None for s in ("int8", "fp32", "majority", "cosine")}
+        acc = {
+            s: systems[s]["accuracy"] if s in systems else None
+            for s in ("int8", "previous", "fp32", "majority", "cosine")
+        }
+        delta = None if acc["previous"] is None else acc["int8"] - acc["previous"]
         rows.append(
             [
                 entry["title"],
                 str(entry["n"]),
                 _f(acc["int8"]),
+                _f(acc["previous"]),
+                "–" if delta is None else f"{delta:+.3f}",
                 _f(systems["int8"]["macro_f1"]),
                 _f(acc["fp32"]),
                 _f(acc["majority"]),
@@ -413,7 +587,17 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-SUMMARY_HEADER = ["data set", "pairs", "int8 acc", "int8 macro-F1", "fp32 acc", "majority acc", "cosine acc"]
+SUMMARY_HEADER = [
+    "data set",
+    "pairs",
+    "int8 acc",
+    "previous int8 acc",
+    "Δ",
+    "int8 macro-F1",
+    "fp32 acc",
+    "majority acc",
+    "cosine acc",
+]
 
 
 def class_rows(entry: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -499,6 +683,16 @@ def speed_rows(results: dict[str, Any]) -> list[list[str]]:
                 "1.00×",
             ],
         ]
+        if "previous_int8_onnx_pairs_per_s" in f:
+            rows.append(
+                [
+                    "previous int8 ONNX (one pair per run)",
+                    str(f["threads"]),
+                    f"{f['previous_int8_onnx_pairs_per_s']:.1f}",
+                    f"{f['previous_int8_onnx_pairs_per_cpu_s']:.1f}",
+                    f"{f['previous_int8_onnx_pairs_per_s'] / f['fp32_torch_pairs_per_s']:.2f}×",
+                ]
+            )
     return rows
 
 
@@ -510,6 +704,30 @@ def _load(speed: dict[str, Any]) -> str:
 
 
 SPEED_HEADER = ["backend", "threads", "pairs/s", "pairs per CPU-s", "speed-up"]
+
+
+def news_rows(results: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for entry in results.get("news", {}).values():
+        for name, label in (("int8", "int8"), ("previous", "previous int8"), ("fp32", "fp32")):
+            m = entry.get(name)
+            if m is None:
+                continue
+            rows.append(
+                [
+                    entry["title"],
+                    label,
+                    f"{entry['n']} ({entry['conflicts']})",
+                    _f(m["auc"]),
+                    _f(m["precision"]),
+                    _f(m["recall"]),
+                    _f(m["f1"]),
+                ]
+            )
+    return rows
+
+
+NEWS_HEADER = ["news set", "model", "pairs (conflicts)", "ROC AUC", "contra P", "contra R", "contra F1"]
 
 
 def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
@@ -537,6 +755,10 @@ def print_report(results: dict[str, Any], console: Console) -> None:
         )
     if results["quantization"]:
         console.print(_table("Accuracy lost to int8", QUANT_HEADER, quantization_rows(results)))
+    if results.get("news"):
+        console.print(
+            _table("News: symmetric contradiction probability, as the judge runs it", NEWS_HEADER, news_rows(results))
+        )
     if results["speed"]:
         s = results["speed"]
         title = f"Speed: {s['pairs']} MNLI-m pairs, best of {s.get('rounds', 1)} rounds, {_load(s)}"
@@ -573,6 +795,12 @@ def card_section(results: dict[str, Any]) -> str:
         f"`{Path(model['path']).name}/model.onnx` {model['size_bytes'] / 1e6:.1f} MB "
         f"({model['export'].get('name', 'unknown quantization')}); batch {results['batch_size']}, "
         f"{results['threads']} threads, max_length {results['max_length']}"
+        + (
+            f"; previous model `{results['baseline']['path']}` "
+            f"({results['baseline']['export'].get('name', 'unknown quantization')})"
+            if results.get("baseline")
+            else ""
+        )
         + (f"; **a sample of {limit} pairs per set only (`--limit`)**" if limit else "; full sets")
         + (f"; **only the sets {', '.join(results['sets'])} (`--sets`)**" if results.get("sets") else "")
         + "._",
@@ -620,6 +848,18 @@ def card_section(results: dict[str, Any]) -> str:
             _markdown(QUANT_HEADER, quantization_rows(results)),
             "",
         ]
+    if results.get("news"):
+        parts += [
+            '#### News (held-out role-"judge" claims of `contra.newsdata`)',
+            "",
+            "Contradiction probability averaged over both directions, as the judge runs the model; ROC AUC of "
+            "conflict against agreement, contradiction precision / recall at the argmax of the symmetric "
+            "probabilities. FNC-1: the headline against the one body sentence sharing most words with it "
+            "(`nli_pool.best_sentences`).",
+            "",
+            _markdown(NEWS_HEADER, news_rows(results)),
+            "",
+        ]
     if results["speed"]:
         s = results["speed"]
         parts += [
@@ -647,12 +887,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--train-data", type=Path, default=REPO / "data" / "nli", help="training pool (baselines)")
     parser.add_argument("--model", type=Path, default=REPO / "models" / "contra-nli-minilm-l6", help="int8 export")
     parser.add_argument("--fp32", type=Path, default=REPO / "var" / "nli-train" / "final", help="fp32 checkpoint")
+    parser.add_argument(
+        "--baseline",
+        default="auto",
+        help="previous int8 model: a directory, a git revision, 'auto' (see resolve_baseline) or 'none'",
+    )
+    parser.add_argument("--news-fp32", action="store_true", help="also score the news sets with the fp32 checkpoint")
+    parser.add_argument("--quick", action="store_true", help="500 pairs per set, 300 speed pairs, one speed round")
     parser.add_argument("--limit", type=int, default=0, help="first N pairs of each set (0: all)")
     parser.add_argument(
         "--sets",
         type=lambda text: [key for key in text.split(",") if key],
         default=[],
-        help=f"comma-separated keys of the sets to evaluate (default all: {','.join(d.key for d in DATASETS)})",
+        help="comma-separated keys of the sets to evaluate (default all: "
+        f"{','.join([d.key for d in DATASETS] + list(NEWS_SETS))})",
     )
     parser.add_argument("--speed-pairs", type=int, default=2000, help="MNLI-m pairs for the speed comparison")
     parser.add_argument("--speed-rounds", type=int, default=3, help="alternating timed runs of each backend")
@@ -672,6 +920,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.from_json is not None:
         results = json.loads(args.from_json.read_text(encoding="utf-8"))
     else:
+        if args.quick:
+            args.limit = args.limit or 500
+            args.speed_pairs, args.speed_rounds, args.cosine_fit = 300, 1, min(args.cosine_fit, 1000)
         if args.limit and args.limit < args.speed_pairs:
             args.speed_pairs = args.limit
         results = evaluate(args, console)
