@@ -62,9 +62,9 @@ test-load: setup embedder
 	$(PY) -m pytest -q -m load
 
 lint: setup node_modules/.stamp
-	$(VENV)/bin/ruff check service index tests models bench src/contra/__init__.py
-	$(VENV)/bin/ruff format --check service index tests models bench src/contra/__init__.py
-	$(VENV)/bin/mypy -p contra.service -p contra.index
+	$(VENV)/bin/ruff check service index tests models bench src/contra/*.py
+	$(VENV)/bin/ruff format --check service index tests models bench src/contra/*.py
+	$(VENV)/bin/mypy -p contra.service -p contra.index -m contra.domain -m contra.errors -m contra.newsdata
 	npx --no-install buf lint
 
 node_modules/.stamp: package.json package-lock.json
