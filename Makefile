@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 PROTO_SRC := proto/contra/v1/contra.proto
 PROTO_OUT := src/contra/v1/contra_pb2.py
 
-.PHONY: all setup embedder browser run test test-load lint proto train-nli eval-nli eval bench bench-index bench-compare clean
+.PHONY: all setup embedder browser run test test-load lint proto train-nli eval-nli eval eval-news fit-judge bench bench-index bench-compare clean
 
 all: setup
 
@@ -90,6 +90,15 @@ eval-nli: setup
 
 eval: setup embedder
 	$(PY) bench/eval_detection.py
+
+# The judge on real outlets' news (../shared/data/news; skips when absent): per set P/R/F1, AUC, vetoes,
+# the ablation. NLI outputs are cached under var/news-eval per model hash.
+eval-news: setup embedder
+	cd bench && ../$(PY) eval_news.py --json ../var/news-eval/report.json
+
+# Refit the judge's calibration on real news (grouped CV); re-run after the NLI model changes.
+fit-judge: setup embedder
+	cd bench && ../$(PY) fit_judge.py
 
 # The service against a naive baseline of the same parts: ingest rate, Check latency at 1/8/32 clients.
 bench: setup embedder
