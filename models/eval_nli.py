@@ -402,14 +402,18 @@ def evaluate(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     counts = Counter(LABELS[g] for g in pool_gold)
     majority = counts.most_common(1)[0][0]
     console.log(f"training pool: {len(pool_gold)} pairs, majority class {majority}")
-    embedder = Embedder()
-    sample = random.Random(args.seed).sample(range(len(pool_pairs)), min(args.cosine_fit, len(pool_pairs)))
-    cosine = fit_cosine(embedder.cosines([pool_pairs[i] for i in sample]), pool_gold[sample])
-    console.log(f"cosine baseline: {cosine}")
+    embedder: Embedder | None = None
+    cosine: CosineBaseline | None = None
+    if args.cosine_fit > 0:  # --cosine-fit 0 skips the cosine baseline (it embeds every text of every set)
+        embedder = Embedder()
+        sample = random.Random(args.seed).sample(range(len(pool_pairs)), min(args.cosine_fit, len(pool_pairs)))
+        cosine = fit_cosine(embedder.cosines([pool_pairs[i] for i in sample]), pool_gold[sample])
+        console.log(f"cosine baseline: {cosine}")
     results["baselines"] = {
         "majority": {"label": majority, "pool_counts": dict(counts), "pool_pairs": len(pool_gold)},
-        "cosine": asdict(cosine),
+        "cosine": asdict(cosine) if cosine is not None else None,
     }
+    results["compare_limit"] = args.compare_limit or None
 
     datasets: dict[str, Any] = {}
     symmetric_rows: dict[str, Any] = {}
@@ -430,23 +434,34 @@ def evaluate(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             previous = baseline.predict(pairs)
             systems["previous"] = score(gold, previous.argmax(axis=1), spec.two_way)
         systems["majority"] = score(gold, np.full_like(gold, LABELS.index(majority)), spec.two_way)
-        systems["cosine"] = score(gold, cosine.predict(embedder.cosines(pairs)), spec.two_way)
+        if cosine is not None and embedder is not None:
+            systems["cosine"] = score(gold, cosine.predict(embedder.cosines(pairs)), spec.two_way)
         if spec.key in COMPARE_ON:
-            backward = int8.predict([(h, p) for p, h in pairs])
+            # --compare-limit: the backward direction and the fp32 reference on a seeded sample only.
+            idx = np.arange(len(pairs))
+            if args.compare_limit and args.compare_limit < len(pairs):
+                idx = np.array(sorted(random.Random(args.seed).sample(range(len(pairs)), args.compare_limit)))
+            sub_pairs, sub_gold, sub_probs = [pairs[i] for i in idx], gold[idx], probs[idx]
+            sub_int8 = score(sub_gold, sub_probs.argmax(axis=1), spec.two_way)
+            backward = int8.predict([(h, p) for p, h in sub_pairs])
             symmetric_rows[spec.key] = {
-                "forward": asdict(systems["int8"]),
-                "symmetric": asdict(score(gold, symmetric(probs, backward).argmax(axis=1), spec.two_way)),
+                "n": len(sub_pairs),
+                "forward": asdict(sub_int8),
+                "symmetric": asdict(score(sub_gold, symmetric(sub_probs, backward).argmax(axis=1), spec.two_way)),
             }
             if fp32 is not None:
-                console.log(f"{spec.key}: fp32 reference")
-                reference = fp32.predict(pairs)
-                systems["fp32"] = score(gold, reference.argmax(axis=1), spec.two_way)
+                console.log(f"{spec.key}: fp32 reference on {len(sub_pairs)} pairs")
+                reference = fp32.predict(sub_pairs)
+                fp32_metrics = score(sub_gold, reference.argmax(axis=1), spec.two_way)
+                if len(sub_pairs) == len(pairs):
+                    systems["fp32"] = fp32_metrics
                 quantization[spec.key] = {
-                    "fp32_accuracy": systems["fp32"].accuracy,
-                    "int8_accuracy": systems["int8"].accuracy,
-                    "delta": systems["int8"].accuracy - systems["fp32"].accuracy,
-                    "agreement": float((reference.argmax(axis=1) == predicted).mean()),
-                    "mean_abs_prob_diff": float(np.abs(reference - probs).mean()),
+                    "n": len(sub_pairs),
+                    "fp32_accuracy": fp32_metrics.accuracy,
+                    "int8_accuracy": sub_int8.accuracy,
+                    "delta": sub_int8.accuracy - fp32_metrics.accuracy,
+                    "agreement": float((reference.argmax(axis=1) == sub_probs.argmax(axis=1)).mean()),
+                    "mean_abs_prob_diff": float(np.abs(reference - sub_probs).mean()),
                 }
         datasets[spec.key] = {
             "title": spec.title,
@@ -619,9 +634,10 @@ def symmetric_rows(results: dict[str, Any]) -> list[list[str]]:
     for key, entry in results["symmetric"].items():
         fwd, sym = entry["forward"], entry["symmetric"]
         c_fwd, c_sym = fwd["per_class"]["contradiction"], sym["per_class"]["contradiction"]
+        n = entry.get("n", results["datasets"][key]["n"])
         rows.append(
             [
-                results["datasets"][key]["title"],
+                results["datasets"][key]["title"] + (f" ({n} pairs)" if n != results["datasets"][key]["n"] else ""),
                 _f(fwd["accuracy"]),
                 _f(sym["accuracy"]),
                 f"{sym['accuracy'] - fwd['accuracy']:+.3f}",
@@ -638,7 +654,8 @@ SYMMETRIC_HEADER = ["data set", "forward acc", "symmetric acc", "Δ", "contra P/
 def quantization_rows(results: dict[str, Any]) -> list[list[str]]:
     return [
         [
-            results["datasets"][key]["title"],
+            results["datasets"][key]["title"]
+            + (f" ({q['n']} pairs)" if q.get("n") != results["datasets"][key]["n"] else ""),
             _f(q["fp32_accuracy"]),
             _f(q["int8_accuracy"]),
             f"{q['delta']:+.4f}",
@@ -779,6 +796,8 @@ def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def _cosine_rule(results: dict[str, Any]) -> str:
     cos = results["baselines"]["cosine"]
+    if cos is None:
+        return "not computed in this run (`--cosine-fit 0`)"
     return (
         f"below {cos['low']:.3f} → {cos['order'][0]}, below {cos['high']:.3f} → {cos['order'][1]}, "
         f"else {cos['order'][2]}; fitted on {cos['fit_pairs']} training-pool pairs, where it scores "
@@ -891,6 +910,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--baseline",
         default="auto",
         help="previous int8 model: a directory, a git revision, 'auto' (see resolve_baseline) or 'none'",
+    )
+    parser.add_argument(
+        "--compare-limit",
+        type=int,
+        default=0,
+        help="score the fp32 reference and the backward direction on this many pairs of MNLI-m / SNLI test (0: all)",
     )
     parser.add_argument("--news-fp32", action="store_true", help="also score the news sets with the fp32 checkpoint")
     parser.add_argument("--quick", action="store_true", help="500 pairs per set, 300 speed pairs, one speed round")
