@@ -17,6 +17,12 @@ re-inserted under a fresh claim id (ids only grow and are never reused), takes o
 the remaining copies are re-pointed at it. ``DeletedSource.promoted_ids`` lists these fresh ids; the
 caller adds them to the index (they are the newest ids, so ``iter_vectors(after_id=...)`` or
 ``vectors_for(ids)`` yields them).
+
+A document is identified by its source and id. Sending an id again with the same text, URL and date
+(its *version*, ``version_key``) stores nothing new; sending it with another version replaces the
+document's claims in the same transaction that stores the new ones (copies promoted as for a deleted
+source), so no reader ever sees a mix of the two versions, and after a crash either the old or the new
+version is stored. The index drops the superseded ids as it does a deleted source's.
 """
 
 from __future__ import annotations
@@ -30,12 +36,12 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from contra.domain import ClaimText, DocumentIn, StoredClaim
+from contra.domain import ClaimText, DatePrecision, DocumentIn, StoredClaim
 from contra.errors import InvalidInput, NotFound, StoreError
 from contra.index.lexical import Term, key_terms, match_expression, rarest
 
@@ -116,6 +122,24 @@ class IngestedDocument:
     new_claim_ids: list[int]
     #: Input claims that were already stored (same text, same source) or that are copies of another source's.
     duplicates: int
+    #: True when the document id was stored with another version (text, URL or date): that version's claims
+    #: were removed in the same transaction, and ``claim_ids`` are the new version's.
+    updated: bool = False
+    #: Claim rows of the earlier version that were removed (copies of other sources' claims included).
+    superseded: int = 0
+    #: Indexed claims of the earlier version: remove them from the vector index.
+    removed_claim_ids: list[int] = field(default_factory=list)
+    #: Fresh ids of other sources' copies promoted when their original was superseded: add them to the index.
+    promoted_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Replaced:
+    """What removing a document's earlier version did."""
+
+    claims: int
+    claim_ids: list[int]
+    promoted_ids: list[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +200,12 @@ def document_id_for(document: DocumentIn) -> str:
     return f"sha256:{digest[:32]}"
 
 
+def version_key(document: DocumentIn) -> bytes:
+    """What makes two sendings of one document id the same version: its text, URL and publish date."""
+    date = f"{document.published.isoformat()}/{document.published_precision.value}" if document.published else ""
+    return hashlib.sha256(f"{document.text}\x00{document.url}\x00{date}".encode()).digest()
+
+
 class ClaimStore:
     """Sources, documents, claims and claim vectors in one SQLite file.
 
@@ -194,6 +224,7 @@ class ClaimStore:
         try:
             self._writer = self._connect()
             self._create_schema()
+            self._ensure_versions()
             self._ensure_lexical()
             self._reader = self._connect()
         except sqlite3.Error as exc:
@@ -238,6 +269,15 @@ class ClaimStore:
                 f"claim store {self.path} holds {stored}-dimensional vectors but {self.dimension} were asked for; "
                 "use the embedder it was built with, or a new data directory"
             )
+
+    def _ensure_versions(self) -> None:
+        """Add the columns that document versions need to a store made before them (NULL = not recorded)."""
+        with self._transaction() as conn:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(documents)")}
+            if "published_precision" not in columns:
+                conn.execute("ALTER TABLE documents ADD COLUMN published_precision TEXT")
+            if "version_key" not in columns:
+                conn.execute("ALTER TABLE documents ADD COLUMN version_key BLOB")
 
     def _ensure_lexical(self) -> None:
         """Create the full-text index if missing and back-fill it from the claims, in one transaction."""
@@ -312,19 +352,36 @@ class ClaimStore:
         source_id = doc.source.source_id
         document_id = document_id_for(doc)
         published = doc.published.isoformat() if doc.published else None
+        precision = doc.published_precision.value if doc.published else None
+        version = version_key(doc)
         conn.execute(
             "INSERT INTO sources (source_id, outlet) VALUES (?, ?) "
             "ON CONFLICT (source_id) DO UPDATE SET outlet = excluded.outlet WHERE excluded.outlet != ''",
             (source_id, doc.source.outlet),
         )
-        owner = conn.execute("SELECT source_id FROM documents WHERE document_id = ?", (document_id,)).fetchone()
-        if owner is None:
+        stored = conn.execute(
+            "SELECT source_id, version_key FROM documents WHERE document_id = ?", (document_id,)
+        ).fetchone()
+        replaced: _Replaced | None = None
+        if stored is None:
             conn.execute(
-                "INSERT INTO documents (document_id, source_id, url, published, ingested_at) VALUES (?, ?, ?, ?, ?)",
-                (document_id, source_id, doc.url, published, now),
+                "INSERT INTO documents (document_id, source_id, url, published, ingested_at, published_precision, "
+                "version_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (document_id, source_id, doc.url, published, now, precision, version),
             )
-        elif owner[0] != source_id:
-            raise InvalidInput("external_id", f"{document_id!r} already belongs to source {owner[0]!r}")
+        elif stored[0] != source_id:
+            raise InvalidInput("external_id", f"{document_id!r} already belongs to source {stored[0]!r}")
+        elif stored[1] != version and not (stored[1] is None and self._all_stored(conn, source_id, doc_claims)):
+            # Another version of the document: its claims go, in this transaction, before the new ones come.
+            replaced = self._remove_document_claims(conn, document_id)
+            conn.execute(
+                "UPDATE documents SET url = ?, published = ?, published_precision = ?, ingested_at = ?, "
+                "version_key = ? WHERE document_id = ?",
+                (doc.url, published, precision, now, version, document_id),
+            )
+        elif stored[1] is None:
+            # Stored before versions were recorded, with these very claims: record this version.
+            conn.execute("UPDATE documents SET version_key = ? WHERE document_id = ?", (version, document_id))
 
         claim_ids: list[int] = []
         new_ids: list[int] = []
@@ -363,7 +420,52 @@ class ClaimStore:
             conn.execute("INSERT INTO vectors (claim_id, vector) VALUES (?, ?)", (claim_id, vector.tobytes()))
             claim_ids.append(claim_id)
             new_ids.append(claim_id)
-        return IngestedDocument(document_id, claim_ids, new_ids, duplicates)
+        if replaced is None:
+            return IngestedDocument(document_id, claim_ids, new_ids, duplicates)
+        return IngestedDocument(
+            document_id,
+            claim_ids,
+            new_ids,
+            duplicates,
+            updated=True,
+            superseded=replaced.claims,
+            removed_claim_ids=replaced.claim_ids,
+            promoted_ids=replaced.promoted_ids,
+        )
+
+    @staticmethod
+    def _all_stored(conn: sqlite3.Connection, source_id: str, doc_claims: Sequence[ClaimText]) -> bool:
+        """Whether every claim is already stored for the source (a document stored before versions were kept)."""
+        return all(
+            conn.execute(
+                "SELECT 1 FROM claims WHERE source_id = ? AND text_key = ?", (source_id, text_key(claim.text))
+            ).fetchone()
+            is not None
+            for claim in doc_claims
+        )
+
+    def _remove_document_claims(self, conn: sqlite3.Connection, document_id: str) -> _Replaced:
+        """Delete one document's claims (its earlier version), promoting other sources' copies of them."""
+        indexed = [
+            int(row[0])
+            for row in conn.execute(
+                "SELECT claim_id FROM claims WHERE document_id = ? AND copy_of IS NULL ORDER BY claim_id",
+                (document_id,),
+            )
+        ]
+        count = int(conn.execute("SELECT COUNT(*) FROM claims WHERE document_id = ?", (document_id,)).fetchone()[0])
+        with_copies = conn.execute(
+            "SELECT c.claim_id, MIN(k.claim_id) FROM claims c JOIN claims k ON k.copy_of = c.claim_id "
+            "WHERE c.document_id = ? AND c.copy_of IS NULL GROUP BY c.claim_id ORDER BY c.claim_id",
+            (document_id,),
+        ).fetchall()
+        promoted = [self._promote(conn, int(original_id), int(copy_id)) for original_id, copy_id in with_copies]
+        conn.execute(
+            "DELETE FROM vectors WHERE claim_id IN (SELECT claim_id FROM claims WHERE document_id = ?)", (document_id,)
+        )
+        conn.execute("DELETE FROM claims WHERE document_id = ?", (document_id,))
+        LOG.info("document %r replaced: %d claims superseded, %d copies promoted", document_id, count, len(promoted))
+        return _Replaced(claims=count, claim_ids=indexed, promoted_ids=promoted)
 
     def delete_source(self, source_id: str) -> DeletedSource:
         """Remove a source with its documents and claims, atomically; promote copies of its claims.
@@ -450,11 +552,12 @@ class ClaimStore:
                 marks = ",".join("?" * len(chunk))
                 rows = self._reader.execute(
                     "SELECT c.claim_id, c.text, c.source_id, c.document_id, c.span_start, c.span_end, s.outlet, "
-                    "d.url, c.published FROM claims c JOIN sources s ON s.source_id = c.source_id "
+                    "d.url, c.published, d.published_precision FROM claims c "
+                    "JOIN sources s ON s.source_id = c.source_id "
                     f"JOIN documents d ON d.document_id = c.document_id WHERE c.claim_id IN ({marks})",
                     chunk,
                 ).fetchall()
-                for cid, text, source_id, document_id, start_, end, outlet, url, published in rows:
+                for cid, text, source_id, document_id, start_, end, outlet, url, published, precision in rows:
                     out[int(cid)] = StoredClaim(
                         claim_id=int(cid),
                         text=text,
@@ -465,6 +568,7 @@ class ClaimStore:
                         outlet=outlet,
                         url=url,
                         published=_date(published),
+                        published_precision=DatePrecision(precision or DatePrecision.DAY),
                     )
         return out
 

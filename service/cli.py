@@ -1,31 +1,38 @@
-"""The ``contra`` command: a thin client over the gRPC API, plus ``serve`` and in-process ``judge``.
+"""The ``contra`` command: a thin client over the gRPC API, plus ``serve``, ``judge`` and ``compare``.
 
 Exit codes: 0 success, 1 conflicts found with ``--fail-on-conflict``, 2 bad input or usage,
 3 server unreachable, 4 any other failure. Every error is one line on stderr.
+
+The client commands import only gRPC, the generated stubs, typer and rich: the models, numpy and the
+settings object are imported inside the commands that need them (``serve``, ``compare``, and ``judge``
+when no server answers), so that ``contra judge "A" "B"`` against a running server answers at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import grpc
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from contra.domain import DatePrecision, DocumentIn
 from contra.errors import ContraError, InvalidInput
-from contra.service import validate
+from contra.service import inputs, validate
 from contra.service.batch.command import compare
-from contra.service.config import Settings
 from contra.v1 import contra_pb2 as pb
 from contra.v1 import contra_pb2_grpc
+
+if TYPE_CHECKING:
+    from contra.domain import Verdict
 
 EXIT_CONFLICTS, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_FAILURE = 1, 2, 3, 4
 
@@ -47,8 +54,16 @@ ServerOpt = Annotated[str, typer.Option("--server", help="host:port of the contr
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON lines instead of a table")]
 
 
+#: ``Settings.addr``'s default, read here without building the settings object (pydantic costs ~0.2 s of
+#: start-up); tests/test_cli.py checks that the two agree.
+DEFAULT_ADDR = "127.0.0.1:50051"
+
+#: Table cells show at most this many characters of a claim (the whole text is in ``--json``).
+CELL_CHARS = 280
+
+
 def _default_server() -> str:
-    return Settings().addr
+    return os.environ.get("CONTRA_ADDR") or DEFAULT_ADDR
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -97,11 +112,24 @@ def _call(fn: Any, request: Any, server: str, timeout: float = 120.0) -> Any:
 
 
 def _date_pb(field: str, value: str | None) -> pb.Date | None:
+    """A date in any accepted form (``validate.DATE_FORMATS``) as ``contra.v1.Date``, month or year included."""
     try:
-        parsed = validate.iso_date(field, value)
+        parsed = validate.publish_date(field, value)
     except InvalidInput as exc:
         fail(str(exc), EXIT_USAGE)
-    return None if parsed is None else pb.Date(year=parsed.year, month=parsed.month, day=parsed.day)
+    if parsed is None:
+        return None
+    return _pb_date(parsed.first_day, parsed.precision)
+
+
+def _pb_date(day: Any, precision: DatePrecision) -> pb.Date | None:
+    if day is None:
+        return None
+    if precision is DatePrecision.YEAR:
+        return pb.Date(year=day.year)
+    if precision is DatePrecision.MONTH:
+        return pb.Date(year=day.year, month=day.month)
+    return pb.Date(year=day.year, month=day.month, day=day.day)
 
 
 @app.command()
@@ -110,7 +138,11 @@ def serve() -> None:
 
     Example: CONTRA_ADDR=127.0.0.1:50051 CONTRA_DATA_DIR=./var contra serve
     """
+    import asyncio
+    import logging
+
     from contra.service.api.server import serve as run_server
+    from contra.service.config import Settings
     from contra.service.wiring import build_detector
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -127,10 +159,15 @@ def _documents(paths: list[Path], source: str | None, url: str | None, date: str
         if not path.is_file():
             fail(f"{path}: no such file", EXIT_USAGE)
         if path.suffix == ".jsonl":
-            yield from _jsonl_documents(path)
+            try:
+                yield from (_document_pb(doc) for doc in inputs.jsonl_documents(path, _max_text_chars()))
+            except InvalidInput as exc:
+                fail(str(exc), EXIT_USAGE)
+            except UnicodeDecodeError as exc:
+                fail(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})", EXIT_USAGE)
             continue
         if not source:
-            fail(f"{path}: --source is required for plain text files", EXIT_USAGE)
+            fail(f"{path}: --source is required for plain text files (JSONL lines carry their own)", EXIT_USAGE)
         yield pb.Document(
             source=pb.Source(source_id=source),
             text=path.read_text(encoding="utf-8"),
@@ -140,51 +177,72 @@ def _documents(paths: list[Path], source: str | None, url: str | None, date: str
         )
 
 
-def _jsonl_documents(path: Path) -> Iterator[pb.Document]:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            fail(f"{path}:{number}: not JSON ({exc.msg})", EXIT_USAGE)
-        if not isinstance(row, dict) or not row.get("source") or not row.get("text"):
-            fail(f'{path}:{number}: each line needs "source" and "text"', EXIT_USAGE)
-        yield pb.Document(
-            source=pb.Source(source_id=str(row["source"]), outlet=str(row.get("outlet") or "")),
-            text=str(row["text"]),
-            url=str(row.get("url") or ""),
-            published=_date_pb(f"{path}:{number}: date", row.get("date")),
-            document_id=str(row.get("id") or row.get("document_id") or ""),
-        )
+def _max_text_chars() -> int:
+    from contra.service.config import Settings
+
+    return Settings().max_text_chars
 
 
-@app.command()
+def _document_pb(doc: DocumentIn) -> pb.Document:
+    return pb.Document(
+        source=pb.Source(source_id=doc.source.source_id, outlet=doc.source.outlet),
+        text=doc.text,
+        url=doc.url,
+        published=_pb_date(doc.published, doc.published_precision),
+        document_id=doc.external_id,
+    )
+
+
+def _status(doc: pb.IngestedDocument) -> str:
+    if doc.updated:
+        return "updated"
+    return "already stored" if doc.claim_ids and doc.duplicates == len(doc.claim_ids) else "stored"
+
+
+@app.command(
+    help=(
+        "Store documents in a running contra server.\n\n"
+        "Example: contra ingest article.txt --source example-news --date 2025-05-01\n\n"
+        f"JSONL lines: {inputs.DOCUMENT_FIELDS}\n\n"
+        f"{inputs.ID_HELP} (a plain text file is named by its file name).\n\n"
+        f"Dates: {validate.DATE_FORMATS}; a month or a year is kept as such.\n\n"
+        "Each document is reported as stored, already stored (same id, same text, URL and date: nothing "
+        "changes) or updated (same id, new version: the earlier claims are replaced, and no check sees "
+        "them again)."
+    )
+)
 def ingest(
     files: Annotated[list[Path], typer.Argument(help="plain text files, or .jsonl with one document a line")],
     source: Annotated[str | None, typer.Option(help="source id for plain text files")] = None,
     url: Annotated[str | None, typer.Option(help="URL of the document(s)")] = None,
-    date: Annotated[str | None, typer.Option(help="publish date, YYYY-MM-DD")] = None,
+    date: Annotated[str | None, typer.Option(help="publish date of plain text files: 2025-05-03, 2025-05, ...")] = None,
     server: ServerOpt = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Store documents in a running contra server.
-
-    Example: contra ingest article.txt --source example-news --date 2025-05-01
-    JSONL lines: {"source": "...", "text": "...", "url"?: "...", "date"?: "YYYY-MM-DD", "outlet"?: "..."}
-    """
     server = server or _default_server()
     docs = list(_documents(files, source, url, date))
     response = _call(_stub(server).Ingest, pb.IngestRequest(documents=docs), server)
     if as_json:
         for doc in response.documents:
-            print(
-                json.dumps({"document_id": doc.document_id, "claims": len(doc.claim_ids), "duplicates": doc.duplicates})
-            )
+            row = {
+                "document_id": doc.document_id,
+                "status": _status(doc),
+                "claims": len(doc.claim_ids),
+                "duplicates": doc.duplicates,
+                "updated": doc.updated,
+                "superseded": doc.superseded,
+            }
+            print(json.dumps(row, ensure_ascii=False))
         return
-    table = Table("document", "claims stored", "already stored")
+    table = Table("document", "status", "claims stored", "already stored", "superseded")
     for doc in response.documents:
-        table.add_row(doc.document_id, str(len(doc.claim_ids) - doc.duplicates), str(doc.duplicates))
+        table.add_row(
+            escape(doc.document_id),
+            _status(doc),
+            str(len(doc.claim_ids) - doc.duplicates),
+            str(doc.duplicates),
+            str(doc.superseded) if doc.updated else "",
+        )
     out.print(table)
 
 
@@ -196,17 +254,28 @@ _KIND_NAMES = {
 }
 
 
-def _highlight(text: str, span: pb.Span) -> str:
-    if span.end <= span.start:
-        return text
-    return f"{text[: span.start]}[bold yellow]{text[span.start : span.end]}[/]{text[span.end :]}"
+def _highlight(text: str, span: pb.Span | None, limit: int = CELL_CHARS) -> str:
+    """A table cell: the text with its span highlighted, cut to about ``limit`` characters around the span
+    with an ellipsis where text was left out (the whole text is in ``--json``)."""
+    start, end = (span.start, span.end) if span is not None and span.end > span.start else (0, 0)
+    lo, hi = 0, len(text)
+    if len(text) > limit:
+        middle = (start + end) // 2 if end else 0
+        lo = max(0, min(middle - limit // 2, len(text) - limit))
+        hi = lo + limit
+    start, end = max(start, lo), min(end, hi)
+    head = "\u2026" if lo > 0 else ""
+    tail = "\u2026" if hi < len(text) else ""
+    if end <= start:
+        return head + escape(text[lo:hi]) + tail
+    return f"{head}{escape(text[lo:start])}[bold yellow]{escape(text[start:end])}[/]{escape(text[end:hi])}{tail}"
 
 
 @app.command()
 def check(
     claim: Annotated[str, typer.Argument(help="the claim to check")],
     source: Annotated[str, typer.Option(help="source id of the claim: its own stored claims are skipped")],
-    date: Annotated[str | None, typer.Option(help="date of the claim, YYYY-MM-DD")] = None,
+    date: Annotated[str | None, typer.Option(help="date of the claim, e.g. 2025-05-03")] = None,
     top_k: Annotated[int, typer.Option(help="candidates per claim (0: server default)")] = 0,
     server: ServerOpt = "",
     as_json: JsonOpt = False,
@@ -234,8 +303,8 @@ def check(
                 _KIND_NAMES.get(c.verdict.kind, "?"),
                 _highlight(c.claim.text, c.verdict.span_a),
                 _highlight(c.other.text, c.verdict.span_b),
-                c.other.source.source_id,
-                c.verdict.explanation,
+                escape(c.other.source.source_id),
+                escape(c.verdict.explanation),
             )
         out.print(table)
     if fail_on_conflict and response.conflicts:
@@ -263,71 +332,165 @@ def _conflict_json(c: pb.Conflict) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Pair:
+    """One pair to judge, as the CLI read it (the judge's own ``PairInput`` would import the models)."""
+
+    a: str
+    b: str
+    a_date: Any = None
+    b_date: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A verdict as the CLI shows it, from the server or from the judge in this process."""
+
+    label: str
+    kind: str | None
+    score: float
+    explanation: str
+    span_a: pb.Span | None
+    span_b: pb.Span | None
+
+
+_LABEL_NAMES = {
+    pb.LABEL_ENTAILMENT: "entailment",
+    pb.LABEL_NEUTRAL: "neutral",
+    pb.LABEL_CONTRADICTION: "contradiction",
+}
+
+
 @app.command()
 def judge(
     a: Annotated[str | None, typer.Argument(help="claim A")] = None,
     b: Annotated[str | None, typer.Argument(help="claim B")] = None,
     pairs: Annotated[Path | None, typer.Option(help='JSONL file: {"a", "b", "a_date"?, "b_date"?} per line')] = None,
-    a_date: Annotated[str | None, typer.Option(help="date of A, YYYY-MM-DD")] = None,
-    b_date: Annotated[str | None, typer.Option(help="date of B, YYYY-MM-DD")] = None,
+    a_date: Annotated[str | None, typer.Option(help="date of A, e.g. 2025-05-03")] = None,
+    b_date: Annotated[str | None, typer.Option(help="date of B, e.g. 2025-05-03")] = None,
+    server: ServerOpt = "",
+    local: Annotated[bool, typer.Option("--local", help="load the models in this process; ask no server")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Judge two claims in-process (no server needed): label, kind, score and explanation.
+    """Judge two claims: label, kind, score and explanation.
+
+    Asks the contra server at --server / CONTRA_ADDR (JudgePair) when one answers, which takes a fraction
+    of a second; otherwise loads the models in this process (a few seconds) and says so on stderr.
 
     Example: contra judge "The war enters its seventh year." "The war is in its fourth year."
     """
-    from contra.service.judge.judge import PairInput
-    from contra.service.wiring import build_judge
-
-    inputs = _pair_inputs(a, b, pairs, a_date, b_date)
-    settings = Settings()
-    try:
-        verdicts = build_judge(settings).judge(inputs, nli_for_all=True)
-    except ContraError as exc:
-        fail(str(exc), EXIT_USAGE if isinstance(exc, InvalidInput) else EXIT_FAILURE)
+    inputs_ = _pair_inputs(a, b, pairs, a_date, b_date)
+    answers = None if local else _judge_remote(inputs_, server or _default_server())
+    if answers is None:
+        answers = _judge_local(inputs_)
     if as_json or pairs is not None:
-        for verdict in verdicts:
-            print(
-                json.dumps(
-                    {
-                        "label": verdict.label.value,
-                        "kind": verdict.kind.value if verdict.kind else None,
-                        "score": round(verdict.score, 4),
-                        "explanation": verdict.explanation,
-                    },
-                    ensure_ascii=False,
-                )
-            )
+        for answer in answers:
+            row = {"label": answer.label, "kind": answer.kind, "score": round(answer.score, 4),
+                   "explanation": answer.explanation}  # fmt: skip
+            print(json.dumps(row, ensure_ascii=False))
         return
-    verdict, pair = verdicts[0], inputs[0]
-    assert isinstance(pair, PairInput)
+    answer, pair = answers[0], inputs_[0]
     table = Table("label", "kind", "score", "A", "B", "explanation", show_lines=True)
     table.add_row(
-        verdict.label.value,
-        verdict.kind.value if verdict.kind else "-",
-        f"{verdict.score:.2f}",
-        _highlight(pair.a, pb.Span(start=verdict.span_a.start, end=verdict.span_a.end)) if verdict.span_a else pair.a,
-        _highlight(pair.b, pb.Span(start=verdict.span_b.start, end=verdict.span_b.end)) if verdict.span_b else pair.b,
-        verdict.explanation,
+        answer.label,
+        answer.kind or "-",
+        f"{answer.score:.2f}",
+        _highlight(pair.a, answer.span_a),
+        _highlight(pair.b, answer.span_b),
+        escape(answer.explanation),
     )
     out.print(table)
 
 
-def _pair_inputs(a: str | None, b: str | None, pairs: Path | None, a_date: str | None, b_date: str | None) -> list[Any]:
-    from contra.service.judge.judge import PairInput
+def _judge_remote(pairs: list[_Pair], server: str) -> list[_Answer] | None:
+    """The server's verdicts, or None when no server answers at ``server`` (nothing listening, or still
+    loading its models)."""
+    stub = _stub(server)
+    answers: list[_Answer] = []
+    for pair in pairs:
+        request = pb.JudgePairRequest(
+            a=pair.a,
+            b=pair.b,
+            a_date=_pb_date(pair.a_date, DatePrecision.DAY),
+            b_date=_pb_date(pair.b_date, DatePrecision.DAY),
+        )
+        try:
+            reply = stub.JudgePair(request, timeout=60.0, metadata=_metadata())
+        except grpc.RpcError as exc:
+            code = exc.code()
+            if not answers and code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                why = "is still loading its models" if "loading" in (exc.details() or "") else "does not answer"
+                err.print(
+                    f"note: no contra server answers at {server} (it {why}); loading the models in this process, "
+                    "which takes a few seconds. Start one with `make run` (or `contra serve`) for answers at once.",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                return None
+            exit_code = EXIT_USAGE if code == grpc.StatusCode.INVALID_ARGUMENT else EXIT_FAILURE
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                exit_code = EXIT_UNREACHABLE
+            fail(f"{code.name}: {exc.details()}", exit_code)
+        verdict = reply.verdict
+        answers.append(
+            _Answer(
+                label=_LABEL_NAMES.get(verdict.label, "?"),
+                kind=_KIND_NAMES.get(verdict.kind),
+                score=verdict.score,
+                explanation=verdict.explanation,
+                span_a=verdict.span_a if verdict.HasField("span_a") else None,
+                span_b=verdict.span_b if verdict.HasField("span_b") else None,
+            )
+        )
+    return answers
 
-    limit = Settings().max_claim_chars
+
+def _judge_local(pairs: list[_Pair]) -> list[_Answer]:
+    from contra.service.config import Settings
+    from contra.service.judge.judge import PairInput
+    from contra.service.wiring import build_judge
+
+    settings = Settings()
+    try:
+        for i, pair in enumerate(pairs):
+            validate.text(f"pair {i + 1}: A", pair.a, settings.max_claim_chars)
+            validate.text(f"pair {i + 1}: B", pair.b, settings.max_claim_chars)
+        verdicts = build_judge(settings).judge(
+            [PairInput(p.a, p.b, p.a_date, p.b_date) for p in pairs], nli_for_all=True
+        )
+    except ContraError as exc:
+        fail(str(exc), EXIT_USAGE if isinstance(exc, InvalidInput) else EXIT_FAILURE)
+    return [_answer(v) for v in verdicts]
+
+
+def _answer(verdict: Verdict) -> _Answer:
+    def span(value: Any) -> pb.Span | None:
+        return None if value is None else pb.Span(start=value.start, end=value.end)
+
+    return _Answer(
+        label=verdict.label.value,
+        kind=verdict.kind.value if verdict.kind else None,
+        score=verdict.score,
+        explanation=verdict.explanation,
+        span_a=span(verdict.span_a),
+        span_b=span(verdict.span_b),
+    )
+
+
+def _pair_inputs(
+    a: str | None, b: str | None, pairs: Path | None, a_date: str | None, b_date: str | None
+) -> list[_Pair]:
     try:
         if pairs is not None:
             if a or b:
                 fail("give either two claims or --pairs, not both", EXIT_USAGE)
-            return list(_read_pairs(pairs, limit))
+            return list(_read_pairs(pairs))
         if not a or not b:
             fail('give two claims, e.g. contra judge "A" "B", or --pairs FILE.jsonl', EXIT_USAGE)
         return [
-            PairInput(
-                validate.text("A", a, limit),
-                validate.text("B", b, limit),
+            _Pair(
+                a,
+                b,
                 validate.iso_date("--a-date", a_date),
                 validate.iso_date("--b-date", b_date),
             )
@@ -336,26 +499,17 @@ def _pair_inputs(a: str | None, b: str | None, pairs: Path | None, a_date: str |
         fail(str(exc), EXIT_USAGE)
 
 
-def _read_pairs(path: Path, limit: int) -> Iterator[Any]:
-    from contra.service.judge.judge import PairInput
-
+def _read_pairs(path: Path) -> Iterator[_Pair]:
     if not path.is_file():
         fail(f"{path}: no such file", EXIT_USAGE)
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            fail(f"{path}:{number}: not JSON ({exc.msg})", EXIT_USAGE)
-        if not isinstance(row, dict):
-            fail(f"{path}:{number}: each line must be a JSON object", EXIT_USAGE)
+    for number, line in inputs.read_jsonl(path):
+        row = inputs.parse_line(path, number, line)
         where = f"{path}:{number}"
-        yield PairInput(
-            validate.text(f"{where}: a", str(row.get("a") or ""), limit),
-            validate.text(f"{where}: b", str(row.get("b") or ""), limit),
-            validate.iso_date(f"{where}: a_date", row.get("a_date")),
-            validate.iso_date(f"{where}: b_date", row.get("b_date")),
+        yield _Pair(
+            validate.text(f"{where}: a", inputs.field_text(row, "a"), sys.maxsize),
+            validate.text(f"{where}: b", inputs.field_text(row, "b"), sys.maxsize),
+            validate.iso_date(f"{where}: a_date", inputs.field_text(row, "a_date")),
+            validate.iso_date(f"{where}: b_date", inputs.field_text(row, "b_date")),
         )
 
 
@@ -433,9 +587,52 @@ app.command()(compare)
 def main() -> None:
     """Console-script entry point; usage errors exit 2 (click's convention)."""
     try:
-        app()
+        quick = _quick_judge_args(sys.argv[1:])
+        if quick is None:
+            app()
+            return
+        try:
+            judge(**quick)
+        except typer.Exit as exc:
+            sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def _quick_judge_args(argv: list[str]) -> dict[str, Any] | None:
+    """``contra judge "A" "B" [--server S] [--json] [--a-date D] [--b-date D]`` parsed without typer.
+
+    The one command people run in a loop, and the one whose answer should come at once: typer's per-call
+    parameter coercion imports pydantic (about 0.1 s of a 0.3 s run). Anything else (``--help``,
+    ``--pairs``, ``--local``, an unknown option, a missing claim) returns None and goes to typer, which
+    then gives the usual help and errors; ``tests/test_cli.py`` runs both paths.
+    """
+    if len(argv) < 3 or argv[0] != "judge" or any(arg in ("--help", "-h") for arg in argv):
+        return None
+    import argparse
+
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
+    parser.add_argument("a", nargs="?")
+    parser.add_argument("b", nargs="?")
+    for option in ("--server", "--a-date", "--b-date"):
+        parser.add_argument(option)
+    parser.add_argument("--json", dest="as_json", action="store_true")
+    try:
+        parsed, unknown = parser.parse_known_args(argv[1:])
+    except argparse.ArgumentError:
+        return None
+    if unknown or not parsed.a or not parsed.b:
+        return None
+    return {
+        "a": parsed.a,
+        "b": parsed.b,
+        "pairs": None,
+        "a_date": parsed.a_date,
+        "b_date": parsed.b_date,
+        "server": parsed.server or "",
+        "local": False,
+        "as_json": parsed.as_json,
+    }
 
 
 if __name__ == "__main__":

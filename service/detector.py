@@ -93,7 +93,7 @@ class Detector:
     def ingest(self, documents: Sequence[DocumentIn]) -> list[IngestedDocument]:
         """Split, embed and store the documents; they are durable when this returns."""
         validate.documents(documents, self.limits)
-        claims = [split_claims(doc.text) for doc in documents]
+        claims = [split_claims(doc.text, self.limits.max_claim_chars) for doc in documents]
         flat = [claim.text for doc_claims in claims for claim in doc_claims]
         validate.claim_count("documents", len(flat), self.limits)
         vectors = self.embedder.embed(flat)
@@ -104,7 +104,12 @@ class Detector:
             offset += len(doc_claims)
         with self._write_lock:
             results = self.store.add_documents(documents, claims, per_doc)
-            self._index_new(results, documents, claims, per_doc)
+            # An updated document's earlier claims leave the index in the same step, as a deleted source's do.
+            removed = {cid for result in results for cid in result.removed_claim_ids}
+            if removed:
+                self.index.remove(sorted(removed))
+            self._index_new(results, documents, claims, per_doc, removed)
+            self._reindex([cid for result in results for cid in result.promoted_ids if cid not in removed])
         return results
 
     def _index_new(
@@ -113,13 +118,15 @@ class Detector:
         documents: Sequence[DocumentIn],
         claims: Sequence[Sequence[ClaimText]],
         vectors: Sequence[np.ndarray],
+        removed: set[int],
     ) -> None:
         ids: list[int] = []
         rows: list[np.ndarray] = []
         sources: list[str] = []
         dates: list[dt.date | None] = []
         for result, doc, doc_vectors in zip(results, documents, vectors, strict=True):
-            fresh = set(result.new_claim_ids)
+            # A claim stored and superseded within one call (two versions of one id) is not indexed.
+            fresh = set(result.new_claim_ids) - removed
             for position, claim_id in enumerate(result.claim_ids):
                 if claim_id in fresh:
                     fresh.discard(claim_id)
@@ -149,7 +156,8 @@ class Detector:
                         claim.text,
                         candidate.claim.text,
                         query.published,
-                        candidate.claim.published,
+                        # A month or a year cannot anchor "on Tuesday": the judge gets only day-precise dates.
+                        candidate.claim.exact_published,
                         similarity=candidate.similarity,
                     )
                 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from contra.service.claims import split_claims
@@ -70,3 +72,61 @@ def test_sentence_search_finds_what_pysbd_spans_find(line: str) -> None:
     located = _sentences(pysbd.Segmenter(language="en", clean=False), line)
     assert located == _sentences_by_pysbd_spans(line)
     assert all(line[start : start + len(sentence)] == sentence for start, sentence in located)
+
+
+def _run_on_line(words: int, seed: int = 3) -> str:
+    """A line without sentence ends, as a flattened table or a run-on feed item gives: words with a comma
+    or a semicolon now and then."""
+    vocabulary = [
+        "the",
+        "council",
+        "said",
+        "that",
+        "repairs",
+        "to",
+        "the",
+        "old",
+        "harbour",
+        "bridge",
+        "would",
+        "cost",
+        "more",
+        "than",
+        "planned",
+    ]
+    rng = random.Random(seed)
+    out = []
+    for _ in range(words):
+        word = rng.choice(vocabulary)
+        roll = rng.random()
+        out.append(word + ("," if roll < 0.12 else ";" if roll < 0.15 else ""))
+    return " ".join(out)
+
+
+@pytest.mark.parametrize("limit", [2_000, 300])
+def test_run_on_text_is_cut_at_clause_boundaries_under_the_limit(limit: int) -> None:
+    text = "Dateline. " + _run_on_line(9_000)  # about 50,000 characters in one line
+    claims = split_claims(text, limit)
+    assert len(claims) >= len(text) // limit
+    assert all(len(c.text) <= limit for c in claims)
+    assert all(text[c.start : c.end] == c.text for c in claims)
+    # Cut after a clause (",", ";") wherever the allowed length held one, so pieces end with punctuation.
+    assert sum(c.text[-1] in ",;" for c in claims[:-1]) >= 0.9 * (len(claims) - 1)
+    # Nothing is lost between the pieces but white space and the dateline fragment.
+    covered = sum(len(c.text) for c in claims)
+    assert covered >= len(text) - len("Dateline. ") - len(claims) - 1
+
+
+def test_text_without_any_boundary_is_cut_hard() -> None:
+    text = " ".join(["word"] * 10) + " " + "x" * 5_000 + " and then four more words"
+    claims = split_claims(text, 1_000)
+    assert all(len(c.text) <= 1_000 for c in claims)
+    assert all(text[c.start : c.end] == c.text for c in claims)
+
+
+def test_ordinary_sentences_are_not_cut() -> None:
+    text = "The bridge reopened on Monday, officials said; traffic was light. Repairs cost 4 million dollars."
+    assert [c.text for c in split_claims(text, 2_000)] == [
+        "The bridge reopened on Monday, officials said; traffic was light.",
+        "Repairs cost 4 million dollars.",
+    ]

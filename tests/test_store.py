@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from contra.domain import ClaimText, DocumentIn, Source
+from contra.domain import ClaimText, DatePrecision, DocumentIn, Source
 from contra.errors import InvalidInput, NotFound
 from contra.index.store import ClaimStore, IngestedDocument, document_id_for
 
@@ -274,5 +274,87 @@ def test_reopen_keeps_the_full_text_index_without_rebuilding(
     try:
         assert not any("full-text index" in r.getMessage() for r in caplog.records)
         assert before and store.lexical_search("Westmarch Voss", 5) == before
+    finally:
+        store.close()
+
+
+# -- document versions ------------------------------------------------------------------------------
+
+
+def _indexed_ids(store: ClaimStore) -> list[int]:
+    return [int(i) for batch in store.iter_vectors() for i in batch.ids]
+
+
+def test_a_new_version_of_a_document_replaces_its_claims(store: ClaimStore, texts: Texts) -> None:
+    first = ["The fire in the depot injured 12 people.", "Crews worked through the night.", "The cause is unknown."]
+    [v1] = ingest(store, texts, make_doc("wire", first, external_id="story-42", published=dt.date(2025, 5, 3)))
+    assert not v1.updated
+    second = ["The fire in the depot injured 15 people.", "Crews worked through the night."]
+    [v2] = ingest(store, texts, make_doc("wire", second, external_id="story-42", published=dt.date(2025, 5, 4)))
+    assert v2.document_id == "story-42" and v2.updated and v2.superseded == 3
+    assert sorted(v2.removed_claim_ids) == sorted(v1.claim_ids)
+    assert v2.new_claim_ids == v2.claim_ids and not set(v2.claim_ids) & set(v1.claim_ids)
+    assert store.get_claims(v1.claim_ids) == {}
+    stored = store.get_claims(v2.claim_ids)
+    assert [stored[i].text for i in v2.claim_ids] == second
+    assert {c.published for c in stored.values()} == {dt.date(2025, 5, 4)}  # the new version's date
+    assert store.counts() == (1, 1, 2)
+    assert _indexed_ids(store) == sorted(v2.claim_ids)
+    assert store.lexical_search("depot injured people", 5) == [(v2.claim_ids[0], pytest.approx(1.0, abs=10))]
+    # The same version again is "already stored": nothing changes, the ids stay.
+    [again] = ingest(store, texts, make_doc("wire", second, external_id="story-42", published=dt.date(2025, 5, 4)))
+    assert not again.updated and again.claim_ids == v2.claim_ids and again.duplicates == 2
+
+
+def test_only_the_date_or_url_changing_is_an_update(store: ClaimStore, texts: Texts) -> None:
+    doc, claims = make_doc("wire", ["The ferry strike ended on Friday morning."], external_id="s1")
+    ingest(store, texts, (doc, claims))
+    redated = DocumentIn(doc.source, doc.text, url=doc.url, published=dt.date(2025, 5, 2), external_id="s1")
+    [v2] = ingest(store, texts, (redated, claims))
+    assert v2.updated and v2.superseded == 1
+    assert store.get_claims(v2.claim_ids)[v2.claim_ids[0]].published == dt.date(2025, 5, 2)
+
+
+def test_an_update_promotes_other_sources_copies(store: ClaimStore, texts: Texts) -> None:
+    [v1] = ingest(store, texts, make_doc("wire", ["Wire text that others reprint."], external_id="w-1"))
+    [copy] = ingest(store, texts, make_doc("local", ["Wire text that others reprint.", "A local line here."]))
+    [v2] = ingest(store, texts, make_doc("wire", ["A corrected wire text, reprinted less."], external_id="w-1"))
+    assert v2.updated and v2.removed_claim_ids == v1.claim_ids
+    [promoted] = v2.promoted_ids
+    assert store.get_claims([promoted])[promoted].source_id == "local"
+    assert sorted(_indexed_ids(store)) == sorted([promoted, copy.claim_ids[1], *v2.claim_ids])
+
+
+def test_a_failed_update_keeps_the_old_version(store: ClaimStore, texts: Texts) -> None:
+    [v1] = ingest(store, texts, make_doc("wire", ["The old version of the story stands."], external_id="s9"))
+    new, claims = make_doc("wire", ["The new version of the story."], external_id="s9")
+    with pytest.raises(ValueError):
+        store.add_documents([new], [claims], [np.zeros((1, DIM))])  # an all-zero vector fails the call
+    assert list(store.get_claims(v1.claim_ids)) == v1.claim_ids
+
+
+def test_precision_of_the_publish_date_is_kept(store: ClaimStore, texts: Texts) -> None:
+    doc, claims = make_doc("monthly", ["The monthly review counted 40 new firms."], external_id="m1")
+    month = DocumentIn(doc.source, doc.text, published=dt.date(2025, 5, 1), external_id="m1",
+                       published_precision=DatePrecision.MONTH)  # fmt: skip
+    [result] = ingest(store, texts, (month, claims))
+    claim = store.get_claims(result.claim_ids)[result.claim_ids[0]]
+    assert (claim.published, claim.published_precision) == (dt.date(2025, 5, 1), DatePrecision.MONTH)
+    assert claim.exact_published is None
+
+
+def test_a_store_from_before_versions_opens_and_updates(tmp_path: Path, texts: Texts) -> None:
+    path = tmp_path / "claims.sqlite3"
+    store = ClaimStore(path, DIM)
+    [v1] = ingest(store, texts, make_doc("wire", ["An early story kept before versions."], external_id="e1"))
+    store.close()
+    with sqlite3.connect(path) as conn:  # what an older contra left: no version recorded
+        conn.execute("UPDATE documents SET version_key = NULL, published_precision = NULL")
+    store = ClaimStore(path, DIM)
+    try:
+        [same] = ingest(store, texts, make_doc("wire", ["An early story kept before versions."], external_id="e1"))
+        assert not same.updated and same.claim_ids == v1.claim_ids
+        [new] = ingest(store, texts, make_doc("wire", ["The early story, corrected."], external_id="e1"))
+        assert new.updated and store.get_claims(v1.claim_ids) == {}
     finally:
         store.close()

@@ -8,12 +8,14 @@ from contra.domain import (
     ClaimText,
     Conflict,
     ConflictKind,
+    DatePrecision,
     DocumentIn,
     Label,
     Source,
     Span,
     StoredClaim,
     Verdict,
+    date_span,
 )
 from contra.errors import InvalidInput
 from contra.service import validate
@@ -36,35 +38,60 @@ _PB_TO_LABEL: dict[int, Label] = {int(v): k for k, v in _LABEL_TO_PB.items()}
 
 
 def date_from_pb(field: str, msg: pb.Date) -> dt.date | None:
+    """A day; a month or year (day 0) is accepted and means its first day (see ``span_from_pb``)."""
     return validate.date_parts(field, msg.year, msg.month, msg.day)
 
 
-def date_to_pb(value: dt.date | None) -> pb.Date | None:
-    return None if value is None else pb.Date(year=value.year, month=value.month, day=value.day)
+def span_from_pb(field: str, msg: pb.Date) -> validate.PublishDate | None:
+    """A date of any precision: day 0 is a month, month and day 0 a year."""
+    return validate.date_span_parts(field, msg.year, msg.month, msg.day)
+
+
+def exact_from_pb(field: str, msg: pb.Date) -> dt.date | None:
+    """The day a date names, or None for "not given" and for a month or a year (nothing to resolve against)."""
+    parsed = span_from_pb(field, msg)
+    return None if parsed is None else parsed.exact
+
+
+def date_to_pb(value: dt.date | None, precision: DatePrecision = DatePrecision.DAY) -> pb.Date | None:
+    if value is None:
+        return None
+    if precision is DatePrecision.YEAR:
+        return pb.Date(year=value.year)
+    if precision is DatePrecision.MONTH:
+        return pb.Date(year=value.year, month=value.month)
+    return pb.Date(year=value.year, month=value.month, day=value.day)
 
 
 def documents_from_pb(request: pb.IngestRequest) -> list[DocumentIn]:
-    return [
-        DocumentIn(
-            source=Source(source_id=doc.source.source_id, outlet=doc.source.outlet),
-            text=doc.text,
-            url=doc.url,
-            published=date_from_pb(f"documents[{i}].published", doc.published),
-            external_id=doc.document_id,
+    documents = []
+    for i, doc in enumerate(request.documents):
+        published = span_from_pb(f"documents[{i}].published", doc.published)
+        documents.append(
+            DocumentIn(
+                source=Source(source_id=doc.source.source_id, outlet=doc.source.outlet),
+                text=doc.text,
+                url=doc.url,
+                published=None if published is None else published.first_day,
+                external_id=doc.document_id,
+                published_precision=DatePrecision.DAY if published is None else published.precision,
+            )
         )
-        for i, doc in enumerate(request.documents)
-    ]
+    return documents
 
 
 def check_from_pb(request: pb.CheckRequest) -> CheckQuery:
+    since = span_from_pb("since", request.since)
+    until = span_from_pb("until", request.until)
     return CheckQuery(
         text=request.text,
         source=Source(source_id=request.source.source_id, outlet=request.source.outlet),
-        published=date_from_pb("published", request.published),
+        published=exact_from_pb("published", request.published),
         top_k=validate_top_k(request.top_k),
         only_sources=frozenset(request.only_sources),
-        since=date_from_pb("since", request.since),
-        until=date_from_pb("until", request.until),
+        # A month or a year as a bound covers the whole span: since its first day, until its last.
+        since=None if since is None else since.first_day,
+        until=None if until is None else date_span(until.first_day, until.precision)[1],
     )
 
 
@@ -96,7 +123,7 @@ def stored_claim_to_pb(claim: StoredClaim) -> pb.Claim:
         source=pb.Source(source_id=claim.source_id, outlet=claim.outlet),
         document_id=claim.document_id,
         url=claim.url,
-        published=date_to_pb(claim.published),
+        published=date_to_pb(claim.published, claim.published_precision),
         location=pb.Span(start=claim.start, end=claim.end),
     )
 

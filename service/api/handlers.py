@@ -21,6 +21,7 @@ import grpc
 from google.protobuf.message import Message
 
 from contra.errors import ContraError, InvalidInput, NotFound, NotReady, Overloaded
+from contra.index import IngestedDocument
 from contra.service import validate
 from contra.service.api import convert, flow, wire
 from contra.service.api.limits import Deadline, DeadlineExceeded, StreamLimits, StreamSlots, WorkQueue
@@ -106,8 +107,8 @@ class ContraServicer:
 
     async def _judge_pair(self, raw: pb.JudgePairRequest | wire.Malformed, deadline: Deadline) -> pb.JudgePairResponse:
         request = wire.valid(raw)
-        a_date = convert.date_from_pb("a_date", request.a_date)
-        b_date = convert.date_from_pb("b_date", request.b_date)
+        a_date = convert.exact_from_pb("a_date", request.a_date)
+        b_date = convert.exact_from_pb("b_date", request.b_date)
         verdict = await self._queue.run(
             "JudgePair", deadline, self.detector.judge_pair, request.a, request.b, a_date, b_date
         )
@@ -199,8 +200,14 @@ class Runner(Protocol):
     def __call__(self, name: str, deadline: Deadline, fn: Callable[..., T], /, *args: Any) -> Awaitable[T]: ...
 
 
-def _ingested_to_pb(result: Any) -> pb.IngestedDocument:
-    return pb.IngestedDocument(document_id=result.document_id, claim_ids=result.claim_ids, duplicates=result.duplicates)
+def _ingested_to_pb(result: IngestedDocument) -> pb.IngestedDocument:
+    return pb.IngestedDocument(
+        document_id=result.document_id,
+        claim_ids=result.claim_ids,
+        duplicates=result.duplicates,
+        updated=result.updated,
+        superseded=result.superseded,
+    )
 
 
 def _check_only_sources(values: Any) -> None:

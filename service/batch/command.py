@@ -4,6 +4,9 @@ Registered in ``cli.py`` as ``app.command()(compare)``. The job itself is ``cont
 module only parses options, shows progress and the summary, and maps failures to the CLI's exit codes
 (0 ok, 1 conflicts found with ``--fail-on-conflict``, 2 usage or bad input, 3 Ray cluster unreachable,
 4 any other failure).
+
+The job, its models and numpy are imported when the command runs, not when ``cli.py`` registers it: the
+CLI's client commands (``contra judge`` against a server) must start in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 import logging
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -31,17 +34,12 @@ from rich.table import Table
 from rich.text import Text
 
 from contra.errors import ContraError, InvalidInput
-from contra.service.batch.job import (
-    STAGE_UNITS,
-    CompareJob,
-    CompareResult,
-    CompareSummary,
-    LocalEngine,
-    Stage,
-    WorkDir,
-    run_compare,
-)
-from contra.service.config import Settings
+from contra.service.inputs import ID_HELP
+from contra.service.validate import DATE_FORMATS
+
+if TYPE_CHECKING:
+    from contra.service.batch.job import CompareJob, CompareResult, CompareSummary, Stage
+    from contra.service.config import Settings
 
 EXIT_CONFLICTS, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_FAILURE = 1, 2, 3, 4
 
@@ -49,14 +47,8 @@ LOG = logging.getLogger(__name__)
 
 
 DOCS_HELP = (
-    "documents: .jsonl or .csv with source, text and optional url, date (YYYY-MM-DD), outlet, id; "
-    "a .txt file, or a folder of .txt files (source = file name)"
-)
-
-
-DOCS_HELP = (
-    "documents: .jsonl or .csv with source, text and optional url, date (YYYY-MM-DD), outlet, id; "
-    "a .txt file, or a folder of .txt files (source = file name)"
+    "documents: .jsonl or .csv with source, text and optional url, date, outlet, id; "
+    f"a .txt file, or a folder of .txt files (source = file name). {ID_HELP}. date: {DATE_FORMATS}"
 )
 
 
@@ -98,6 +90,8 @@ class RichProgress:
         self.bar.stop()
 
     def start(self, stage: Stage, total: int, done: int) -> None:
+        from contra.service.batch.job import STAGE_UNITS
+
         self.tasks[stage] = self.bar.add_task(stage.value, total=total, completed=done, unit=STAGE_UNITS[stage])
 
     def advance(self, stage: Stage, amount: int) -> None:
@@ -107,6 +101,9 @@ class RichProgress:
         task = self.tasks[stage]
         self.bar.update(task, completed=self.bar.tasks[task].total)
         self.bar.stop_task(task)
+
+    def skipped(self, message: str) -> None:
+        self.bar.console.print(f"[yellow]skipped[/] {message}", highlight=False, soft_wrap=True)
 
 
 def summary_tables(summary: CompareSummary) -> tuple[Table, Table]:
@@ -154,6 +151,14 @@ def compare(
     resume: Annotated[bool, typer.Option("--resume", help="continue an interrupted job from its checkpoints")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON instead of tables")] = False,
     fail_on_conflict: Annotated[bool, typer.Option(help="exit 1 when a conflict is found")] = False,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid",
+            help="report bad input lines (FILE:LINE: why) on stderr and go on; without it the first one stops "
+            "the job before any work",
+        ),
+    ] = False,
 ) -> None:
     """Compare whole corpora in-process (no server): every claim against similar claims of other sources.
 
@@ -161,6 +166,9 @@ def compare(
     With one input every source is compared with every other; with two, only across the inputs.
     Settings (models, top_k, min_similarity, conflict_threshold) come from CONTRA_* variables.
     """
+    from contra.service.batch.job import CompareJob, WorkDir
+    from contra.service.config import Settings
+
     err = Console(stderr=True)
     out_console = Console()
     settings = Settings()
@@ -169,6 +177,7 @@ def compare(
         out=out,
         workdir=workdir or out.with_name(out.name + ".work"),
         resume=resume,
+        skip_invalid=skip_invalid,
     )
     if engine is EngineKind.LOCAL and ray_address:
         _fail(err, "--ray-address needs --engine ray", EXIT_USAGE)
@@ -197,6 +206,13 @@ def compare(
     else:
         for table in summary_tables(result.summary):
             out_console.print(table)
+        if result.summary.updated:
+            out_console.print(
+                f"{result.summary.updated} document(s) given again with the same source and id: "
+                "only their last version was compared"
+            )
+        if result.summary.skipped:
+            err.print(f"{len(result.summary.skipped)} bad input line(s) skipped (listed above)")
         out_console.print(f"conflicts: {out}" + (f"   report: {html}" if html else ""))
     if fail_on_conflict and result.records:
         raise typer.Exit(EXIT_CONFLICTS)
@@ -205,6 +221,8 @@ def compare(
 def _run(
     job: CompareJob, settings: Settings, engine: EngineKind, ray_address: str | None, err: Console
 ) -> CompareResult:
+    from contra.service.batch.job import LocalEngine, run_compare
+
     with RichProgress(err) as progress:
         if engine is EngineKind.RAY:
             from contra.service.batch.ray_engine import RayEngine

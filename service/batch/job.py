@@ -38,12 +38,12 @@ from typing import Any, Protocol, Self, TypeVar
 
 import numpy as np
 
-from contra.domain import ClaimText, ConflictKind, DocumentIn, Label, Source, Span, Verdict
+from contra.domain import ClaimText, ConflictKind, DatePrecision, DocumentIn, Label, Source, Span, Verdict
 from contra.errors import InvalidInput
 from contra.index import SearchFilter, VectorBatch, create_index, resolve_kind
 from contra.index.lexical import LexicalTable
 from contra.index.store import normalise_text
-from contra.service import validate
+from contra.service import inputs, validate
 from contra.service.claims import split_claims
 from contra.service.config import Settings
 from contra.service.judge.judge import Judge, PairInput
@@ -101,31 +101,59 @@ class Corpus:
     sides: list[int]
     #: True when two inputs were given: only pairs across the two sides are compared.
     two_sided: bool
+    #: Bad lines left out with ``skip_invalid``, each naming FILE:LINE and why.
+    skipped: list[InvalidInput] = field(default_factory=list)
+    #: Documents given again later in the input with the same source and id: the later version replaced them.
+    updated: int = 0
 
     @property
     def sources(self) -> int:
         return len({d.source.source_id for d in self.documents})
 
 
-def read_corpus(paths: Sequence[Path], max_text_chars: int) -> Corpus:
-    """One input (all against all, never a source with itself) or two (only pairs across the inputs)."""
+def read_corpus(paths: Sequence[Path], max_text_chars: int, *, skip_invalid: bool = False) -> Corpus:
+    """One input (all against all, never a source with itself) or two (only pairs across the inputs).
+
+    The first bad line stops the job before any work, unless ``skip_invalid``: then bad lines are left out
+    and listed in ``Corpus.skipped``.
+    """
     if not 1 <= len(paths) <= 2:
         raise InvalidInput("inputs", f"give one or two inputs, got {len(paths)}")
     documents: list[DocumentIn] = []
     sides: list[int] = []
+    skipped: list[InvalidInput] | None = [] if skip_invalid else None
     for side, path in enumerate(paths):
-        docs = read_documents(path, max_text_chars)
+        docs = read_documents(path, max_text_chars, skipped)
         documents.extend(docs)
         sides.extend([side] * len(docs))
     if not documents:
         raise InvalidInput("inputs", "no documents found in " + " and ".join(str(p) for p in paths))
-    return Corpus(documents=documents, sides=sides, two_sided=len(paths) == 2)
+    documents, sides, updated = _latest_versions(documents, sides)
+    return Corpus(documents=documents, sides=sides, two_sided=len(paths) == 2, skipped=skipped or [], updated=updated)
 
 
-def read_documents(path: Path, max_text_chars: int) -> list[DocumentIn]:
+def _latest_versions(documents: list[DocumentIn], sides: list[int]) -> tuple[list[DocumentIn], list[int], int]:
+    """A document is identified by (source, id), as in the store: when the input holds it more than once,
+    the last version is compared, in the place of the first (an update of a story never conflicts with
+    the story it corrects)."""
+    where: dict[tuple[str, str], int] = {}
+    kept: list[DocumentIn] = []
+    kept_sides: list[int] = []
+    for doc, side in zip(documents, sides, strict=True):
+        key = (doc.source.source_id, doc.external_id)
+        if key in where:
+            kept[where[key]] = doc
+            continue
+        where[key] = len(kept)
+        kept.append(doc)
+        kept_sides.append(side)
+    return kept, kept_sides, len(documents) - len(kept)
+
+
+def read_documents(path: Path, max_text_chars: int, skipped: list[InvalidInput] | None = None) -> list[DocumentIn]:
     """Documents from a JSONL or CSV file with ``source``, ``text`` and optional ``url``, ``date``,
     ``outlet`` and ``id`` fields, from one ``.txt`` file, or from a folder of ``.txt`` files (the source
-    of a text file is its name without the suffix)."""
+    of a text file is its name without the suffix). Bad lines raise, or go to ``skipped`` when given."""
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix == ".txt" and p.is_file())
         if not files:
@@ -134,9 +162,9 @@ def read_documents(path: Path, max_text_chars: int) -> list[DocumentIn]:
     if not path.is_file():
         raise InvalidInput(str(path), "no such file or folder")
     if path.suffix == ".jsonl":
-        return list(_jsonl_documents(path, max_text_chars))
+        return list(inputs.jsonl_documents(path, max_text_chars, skipped))
     if path.suffix == ".csv":
-        return list(_csv_documents(path, max_text_chars))
+        return list(_csv_documents(path, max_text_chars, skipped))
     if path.suffix == ".txt":
         doc = _text_document(path, max_text_chars)
         if doc is None:
@@ -156,21 +184,7 @@ def _text_document(path: Path, max_text_chars: int) -> DocumentIn | None:
     return DocumentIn(source=Source(validate.source_id(f"{path}: source", path.stem)), text=text, external_id=path.name)
 
 
-def _jsonl_documents(path: Path, max_text_chars: int) -> Iterator[DocumentIn]:
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidInput(f"{path}:{number}", f"not JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise InvalidInput(f"{path}:{number}", "each line must be a JSON object")
-            yield _row_document(row, f"{path}:{number}", f"{path.name}:{number}", max_text_chars)
-
-
-def _csv_documents(path: Path, max_text_chars: int) -> Iterator[DocumentIn]:
+def _csv_documents(path: Path, max_text_chars: int, skipped: list[InvalidInput] | None) -> Iterator[DocumentIn]:
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         missing = {"source", "text"} - set(reader.fieldnames or ())
@@ -178,24 +192,14 @@ def _csv_documents(path: Path, max_text_chars: int) -> Iterator[DocumentIn]:
             raise InvalidInput(str(path), f"the header lacks the column(s) {', '.join(sorted(missing))}")
         for row in reader:
             where = f"{path}:{reader.line_num}"
-            yield _row_document(row, where, f"{path.name}:{reader.line_num}", max_text_chars)
-
-
-def _row_document(row: dict[str, Any], where: str, default_id: str, max_text_chars: int) -> DocumentIn:
-    def field_text(name: str) -> str:
-        value = row.get(name)
-        return "" if value is None else str(value)
-
-    source = validate.source_id(f"{where}: source", field_text("source"))
-    text = validate.text(f"{where}: text", field_text("text"), max_text_chars)
-    external_id = field_text("id") or field_text("doc_id") or field_text("document_id") or default_id
-    return DocumentIn(
-        source=Source(source, outlet=field_text("outlet")),
-        text=text,
-        url=field_text("url"),
-        published=validate.iso_date(f"{where}: date", field_text("date")),
-        external_id=external_id,
-    )
+            try:
+                document = inputs.row_document(row, where, f"{path.name}:{reader.line_num}", max_text_chars)
+            except InvalidInput as exc:
+                if skipped is None:
+                    raise
+                skipped.append(exc)
+                continue
+            yield document
 
 
 # -- results ----------------------------------------------------------------------------------------
@@ -318,6 +322,10 @@ class CompareSummary:
     judged_pairs: int
     conflicts_by_kind: dict[str, int]
     stages: list[StageReport] = field(default_factory=list)
+    #: Input lines left out with ``--skip-invalid``: "FILE:LINE: why".
+    skipped: list[str] = field(default_factory=list)
+    #: Documents that a later line of the input updated (same source and id): only the last version counts.
+    updated: int = 0
 
     @property
     def conflicts(self) -> int:
@@ -338,6 +346,8 @@ class CompareSummary:
             "judged_pairs": self.judged_pairs,
             "conflicts": self.conflicts,
             "conflicts_by_kind": self.conflicts_by_kind,
+            "skipped": self.skipped,
+            "updated": self.updated,
             "seconds": round(self.seconds, 3),
             "stages": [
                 {
@@ -464,6 +474,9 @@ class Progress(Protocol):
 
     def finish(self, stage: Stage) -> None: ...
 
+    def skipped(self, message: str) -> None:
+        """An input line left out (``--skip-invalid``), as "FILE:LINE: why"; told before any work starts."""
+
 
 class NoProgress:
     def start(self, stage: Stage, total: int, done: int) -> None:
@@ -474,6 +487,9 @@ class NoProgress:
 
     def finish(self, stage: Stage) -> None:
         pass
+
+    def skipped(self, message: str) -> None:
+        LOG.warning("skipped %s", message)
 
 
 #: Called after each chunk's checkpoint is written, with the stage and the chunk number. Tests use it to
@@ -626,6 +642,8 @@ class CompareJob:
     workdir: Path
     resume: bool = False
     chunks: ChunkSizes = ChunkSizes()
+    #: Leave bad input lines out (listed in the summary) instead of stopping at the first.
+    skip_invalid: bool = False
 
 
 @dataclass(slots=True)
@@ -660,6 +678,8 @@ def fingerprint(corpus: Corpus, settings: Settings, chunks: ChunkSizes) -> str:
     digest.update(json.dumps(header, sort_keys=True).encode("utf-8"))
     for side, doc in zip(corpus.sides, corpus.documents, strict=True):
         row = [side, doc.source.source_id, doc.source.outlet, doc.external_id, doc.url, _iso(doc.published), doc.text]
+        if doc.published_precision is not DatePrecision.DAY:
+            row.append(doc.published_precision.value)
         digest.update(b"\n" + json.dumps(row, ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()
 
@@ -693,9 +713,11 @@ class _Run:
     def run(self) -> CompareResult:
         started = time.perf_counter()
         self.progress.start(Stage.READ, len(self.job.inputs), 0)
-        corpus = read_corpus(self.job.inputs, self.settings.max_text_chars)
+        corpus = read_corpus(self.job.inputs, self.settings.max_text_chars, skip_invalid=self.job.skip_invalid)
         self.progress.advance(Stage.READ, len(self.job.inputs))
         self.progress.finish(Stage.READ)
+        for exc in corpus.skipped:
+            self.progress.skipped(str(exc))
         resumed = self.workdir.prepare(fingerprint(corpus, self.settings, self.job.chunks), self.job.resume)
         if resumed:
             LOG.info("resuming the job in %s", self.job.workdir)
@@ -726,6 +748,8 @@ class _Run:
             judged_pairs=len(inputs),
             conflicts_by_kind=dict(sorted(Counter(r.kind.value for r in records).items())),
             stages=self.reports,
+            skipped=[str(exc) for exc in corpus.skipped],
+            updated=corpus.updated,
         )
         return CompareResult(records=records, summary=summary)
 
@@ -951,8 +975,8 @@ def _judge_inputs(
         pair = PairInput(
             claims.spans[a].text,
             claims.spans[b].text,
-            corpus.documents[claims.doc[a]].published,
-            corpus.documents[claims.doc[b]].published,
+            _exact_date(corpus.documents[claims.doc[a]]),
+            _exact_date(corpus.documents[claims.doc[b]]),
             round(float(sim), 6),
         )
         number = seen.get(pair)
@@ -961,6 +985,11 @@ def _judge_inputs(
             inputs.append(pair)
         which.append(number)
     return inputs, which
+
+
+def _exact_date(doc: DocumentIn) -> dt.date | None:
+    """A month or a year cannot anchor "on Tuesday": the judge gets only day-precise dates, as in Check."""
+    return doc.published if doc.published_precision is DatePrecision.DAY else None
 
 
 def _records(

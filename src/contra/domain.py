@@ -21,6 +21,32 @@ class IndexKind(StrEnum):
     IVFPQ = "ivfpq"
 
 
+class DatePrecision(StrEnum):
+    """How much of a publish date the source gave: a day, a month ("2025-05") or a year ("2025").
+
+    A date of reduced precision is kept as its first day plus this precision, i.e. as the span
+    ``date_span(first_day, precision)``; code that compares dates reads the span, code that resolves
+    "on Tuesday" against a publish date needs ``DAY``.
+    """
+
+    DAY = "day"
+    MONTH = "month"
+    YEAR = "year"
+
+
+def date_span(first_day: dt.date, precision: DatePrecision) -> tuple[dt.date, dt.date]:
+    """The first and last day that a date of this precision may mean (both included)."""
+    if precision is DatePrecision.YEAR:
+        return first_day.replace(month=1, day=1), first_day.replace(month=12, day=31)
+    if precision is DatePrecision.MONTH:
+        start = first_day.replace(day=1)
+        following = (
+            start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+        )
+        return start, following - dt.timedelta(days=1)
+    return first_day, first_day
+
+
 class Label(StrEnum):
     """NLI relation of claim B to claim A."""
 
@@ -75,6 +101,8 @@ class DocumentIn:
     published: dt.date | None = None
     #: Caller's own id for the document; contra makes one from the content when empty.
     external_id: str = ""
+    #: How much of ``published`` the source gave; ``published`` is the first day of that span.
+    published_precision: DatePrecision = DatePrecision.DAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +127,13 @@ class StoredClaim:
     outlet: str = ""
     url: str = ""
     published: dt.date | None = None
+    #: How much of ``published`` the source gave (see ``DatePrecision``).
+    published_precision: DatePrecision = DatePrecision.DAY
+
+    @property
+    def exact_published(self) -> dt.date | None:
+        """The publish date when it names one day, else None (what relative dates can be resolved against)."""
+        return self.published if self.published_precision is DatePrecision.DAY else None
 
 
 @dataclass(frozen=True, slots=True)
