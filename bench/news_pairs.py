@@ -121,7 +121,8 @@ class DiskCachedNLI:
             chunk = todo[start : start + 512]
             probs = self.inner.predict(chunk).astype(np.float32)
             self.db.executemany(
-                "INSERT OR REPLACE INTO nli VALUES (?, ?, ?)", [(a, b, p.tobytes()) for (a, b), p in zip(chunk, probs)]
+                "INSERT OR REPLACE INTO nli VALUES (?, ?, ?)",
+                [(a, b, p.tobytes()) for (a, b), p in zip(chunk, probs, strict=True)],
             )
             self.db.commit()
             for pair, p in zip(chunk, probs, strict=True):
@@ -155,7 +156,7 @@ class DiskCachedEmbedder:
             chunk = todo[start : start + 256]
             vecs = np.asarray(self.inner.embed(chunk), dtype=np.float32)
             self.db.executemany(
-                "INSERT OR REPLACE INTO emb VALUES (?, ?)", [(t, v.tobytes()) for t, v in zip(chunk, vecs)]
+                "INSERT OR REPLACE INTO emb VALUES (?, ?)", [(t, v.tobytes()) for t, v in zip(chunk, vecs, strict=True)]
             )
             self.db.commit()
             out.update(zip(chunk, vecs, strict=True))

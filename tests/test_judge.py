@@ -15,7 +15,7 @@ import pytest
 
 from contra.domain import ConflictKind, Label, NumericFinding, Span
 from contra.service.judge.calibration import DEFAULT_CALIBRATION, FEATURES, Calibration
-from contra.service.judge.judge import TRUSTED_FIGURE, Judge, PairInput, diff_spans
+from contra.service.judge.judge import Judge, PairInput, diff_spans
 from contra.service.judge.numbers import figure_evidence
 
 WED = dt.date(2025, 3, 5)
@@ -95,7 +95,7 @@ def _eager_calibration() -> Calibration:
     """A calibration that scores any contradiction signal high, so the tests below see what the rules do."""
     n = len(FEATURES)
     weights = np.zeros(n)
-    for name in ("nli_contradiction_max", "figure_conflict", "negation_flip", "opposites"):
+    for name in ("nli_contradiction", "figure_conflict", "denial_flip", "opposites"):
         weights[FEATURES.index(name)] = 5.0
     return Calibration(FEATURES, np.zeros(n), np.ones(n), weights, -2.0)
 
@@ -115,7 +115,7 @@ def test_calibrated_figure_conflict_carries_kind_spans_score_and_explanation() -
     assert 0.5 <= verdict.score <= 1.0
 
 
-def test_calibrated_stance_needs_a_cue_and_names_the_changed_words() -> None:
+def test_calibrated_stance_names_the_opposite_words_both_ways() -> None:
     a = "The Kellby council approved the new bridge on Monday."
     b = "The Kellby council rejected the new bridge on Monday."
     judge = _calibrated(lambda p, h: (0.05, 0.05, 0.9))
@@ -127,24 +127,26 @@ def test_calibrated_stance_needs_a_cue_and_names_the_changed_words() -> None:
         assert verdict.explanation
 
 
-def test_calibrated_paraphrase_without_figure_clash_or_cue_is_never_flagged() -> None:
-    """The NLI model often calls paraphrases contradictory; with nothing a reader could verify, no flag."""
-    a = "Kellby council approved the new bridge on Monday, the mayor said."
-    b = "The new bridge was given the go-ahead by Kellby council on Monday, according to the mayor."
+def test_a_line_that_only_attributes_or_hedges_is_never_judged() -> None:
+    """Two outlets' hedges differ all the time; the model reads that as a contradiction. Not a claim."""
+    claim = "Rebels said they had shot down two helicopters near Dovrin on Sunday."
+    hedge = "The reports could not be independently verified."
     judge = _calibrated(lambda p, h: (0.0, 0.01, 0.99))
-    for x, y in ((a, b), (b, a)):
+    for x, y in ((claim, hedge), (hedge, claim)):
         verdict = judge.judge([PairInput(x, y)])[0]
-        assert not verdict.is_conflict and verdict.kind is None
+        assert not verdict.is_conflict and verdict.score <= 0.05
+        assert "not a claim" in verdict.explanation
+    assert judge.nli is not None and judge.nli.seen == []  # type: ignore[attr-defined]
 
 
-def test_calibrated_different_events_are_never_flagged_both_ways() -> None:
-    a = "A fire at a hospital in Kellby forced staff to move 200 patients on Saturday."
-    b = "A fire at a hospital in Rostvik forced staff to move 60 patients on Saturday."
-    judge = _calibrated(lambda p, h: (0.0, 0.01, 0.99))
-    for x, y in ((a, b), (b, a)):
-        verdict = judge.judge([PairInput(x, y, WED, WED)])[0]
-        assert not verdict.is_conflict and verdict.score < 0.5
-        assert "different events" in verdict.explanation
+def test_naming_different_people_or_places_weighs_but_does_not_veto() -> None:
+    """Each outlet names its own officials and places: a clash of figures still counts."""
+    a = "The ferry sank on Tuesday, March 4, near the port of Kellis, the coastguard said."
+    b = "Witnesses on the shore of Lake Varna said the ferry went down on Monday, March 3."
+    judge = _calibrated(lambda p, h: (0.1, 0.3, 0.6))
+    evidence = judge.evidence([PairInput(a, b)])[0]
+    assert evidence.vetoes() == ()
+    assert judge.judge([PairInput(a, b)])[0].is_conflict
 
 
 def test_calibrated_judge_uses_the_given_similarity_else_the_embedder() -> None:
@@ -182,29 +184,31 @@ def test_calibration_round_trip_and_feature_check(tmp_path: Path) -> None:
         Calibration.load(path)
 
 
-def test_shipped_calibration_loads_and_records_its_cross_validation() -> None:
+def test_max_score_bounds_every_answer_of_the_model() -> None:
+    cal = Calibration.load(DEFAULT_CALIBRATION)
+    rng = np.random.default_rng(1)
+    x = rng.random((50, len(FEATURES)))
+    bound = cal.max_score(x)
+    for _ in range(20):
+        y = x.copy()
+        for name in ("nli_contradiction", "nli_contradiction_min", "nli_entailment"):
+            y[:, FEATURES.index(name)] = rng.random(len(y))
+        assert (cal.score(y) <= bound + 1e-12).all()
+
+
+def test_shipped_calibration_was_fitted_on_real_news_and_records_out_of_fold_figures() -> None:
     cal = Calibration.load(DEFAULT_CALIBRATION)
     assert cal.features == FEATURES
-    cv = cal.meta["cross_validation"]
-    assert cv["folds"] >= 5 and 0.0 < cv["f1"] <= 1.0
+    oof = cal.meta["out_of_fold"]
+    assert {"emergent", "fnc1", "claimdiff", "handwritten"} <= set(oof)
+    assert all(0.0 <= oof[name]["f1"] <= 1.0 for name in oof)
+    # Every weight keeps the sign fixed before the fit.
+    for name, weight in zip(FEATURES, cal.weights, strict=True):
+        sign = cal.meta["signs"][name]
+        assert sign == 0 or sign * weight >= 0, name
 
 
-def test_a_sure_figure_clash_keeps_its_confidence_when_the_fitted_score_is_low() -> None:
-    n = len(FEATURES)
-    doubtful = Calibration(FEATURES, np.zeros(n), np.ones(n), np.zeros(n), -10.0)
-    judge = Judge(FakeNLI(lambda p, h: (0.3, 0.4, 0.3)), figure_evidence, calibration=doubtful)
-    a = "The Kellby port strike entered its third week on Monday."
-    b = "Dockers at the Kellby port, now in the fifth week of their strike, rejected a new pay offer."
-    for x, y in ((a, b), (b, a)):
-        verdict = judge.judge([PairInput(x, y)])[0]
-        assert verdict.is_conflict and verdict.kind is ConflictKind.DATE
-        assert verdict.score >= TRUSTED_FIGURE
-        assert "week" in verdict.explanation
-    weak = judge.judge([PairInput("Kellby council spent 12 million euros.", "Kellby council earned 30 million euros.")])
-    assert not weak[0].is_conflict
-
-
-def test_nli_runs_only_on_pairs_no_rule_decides_and_the_verdicts_do_not_change() -> None:
+def test_nli_is_skipped_only_where_no_answer_could_reach_the_threshold() -> None:
     clash = PairInput(
         "Officials in Kellby said 12 people were killed in the flood on Tuesday.",
         "Officials in Kellby said 30 people were killed in the flood on Tuesday.",
@@ -212,13 +216,13 @@ def test_nli_runs_only_on_pairs_no_rule_decides_and_the_verdicts_do_not_change()
         WED,
     )
     paraphrase = PairInput("The Kellby bridge reopened to traffic.", "Traffic is flowing over the Kellby bridge again.")
-    elsewhere = PairInput("The Kellby council approved the budget.", "Police in Marlow arrested two men on Friday.")
-    pairs = [clash, paraphrase, elsewhere]
+    hedge = PairInput("The Kellby council approved the budget.", "The reports could not be independently verified.")
+    pairs = [clash, paraphrase, hedge]
+    cal = Calibration.load(DEFAULT_CALIBRATION)
     lean = FakeNLI(lambda p, h: (0.05, 0.05, 0.9))
     full = FakeNLI(lambda p, h: (0.05, 0.05, 0.9))
-    skipped = Judge(lean, figure_evidence, calibration=_eager_calibration()).judge(pairs)
-    everything = Judge(full, figure_evidence, calibration=_eager_calibration()).judge(pairs, nli_for_all=True)
-    assert {pair for pair in lean.seen} == {(clash.a, clash.b), (clash.b, clash.a)}
-    assert len(full.seen) == 2 * len(pairs)
-    assert [v.is_conflict for v in skipped] == [v.is_conflict for v in everything] == [True, False, False]
+    skipped = Judge(lean, figure_evidence, calibration=cal).judge(pairs)
+    everything = Judge(full, figure_evidence, calibration=cal).judge(pairs, nli_for_all=True)
+    assert (hedge.a, hedge.b) not in lean.seen and len(full.seen) == 2 * len(pairs)
+    assert [v.is_conflict for v in skipped] == [v.is_conflict for v in everything]
     assert [v.kind for v in skipped] == [v.kind for v in everything]

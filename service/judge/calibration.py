@@ -21,27 +21,19 @@ from contra.service.config import REPO_ROOT
 
 DEFAULT_CALIBRATION = REPO_ROOT / "models" / "judge-calibration.json"
 
-#: The features, in column order. Changing them means refitting (``make``-free: bench/fit_judge.py).
-FEATURES: tuple[str, ...] = (
-    "nli_contradiction_max",
-    "nli_contradiction_min",
-    "nli_entailment_max",
-    "figure_confidence",
-    "figure_conflict",
-    "figure_agreements",
-    "figures_only_agree",
-    "entity_overlap",
-    "entity_mismatch",
-    "content_overlap",
-    "cosine",
-    "stale",
-    "negation_flip",
-    "opposites",
-    "roles_swapped",
-    "stance_cue_x_same_event",
-    "no_conflict_signal",
-    "nli_contradiction_x_no_figure",
-)
+#: The features, in column order, by group (the ablation of ``make eval-news`` drops one group at a time).
+#: Changing them means refitting: ``make fit-judge``.
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "nli": ("nli_contradiction", "nli_contradiction_min", "nli_entailment"),
+    "figures": ("figure_conflict", "figure_agreements"),
+    "stance_cues": ("denial_flip", "denies_shared_predicate", "debunk_flip", "opposites"),
+    "same_event": ("content_overlap", "entity_overlap", "entity_mismatch", "cosine", "stale"),
+}
+FEATURES: tuple[str, ...] = tuple(f for group in FEATURE_GROUPS.values() for f in group)
+#: Features that are probabilities of the NLI model, in [0, 1]: the judge bounds a pair's score over their
+#: range before running the model, and skips the model where even the most conflicting answer cannot
+#: reach the threshold.
+NLI_FEATURES: tuple[str, ...] = FEATURE_GROUPS["nli"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +61,17 @@ class Calibration:
         x = np.where(np.isnan(x), self.mean, x)
         z = ((x - self.mean) / self.scale) @ self.weights + self.bias
         return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
+
+    def max_score(self, x: np.ndarray, free: tuple[str, ...] = NLI_FEATURES) -> np.ndarray:
+        """The highest score each row of ``x`` can reach whatever values in [0, 1] the ``free`` features
+        take (exact: the score is monotone in each feature)."""
+        x = np.where(np.isnan(x), self.mean, x)
+        z = ((x - self.mean) / self.scale) * self.weights
+        for name in free:
+            k = self.features.index(name)
+            ends = (np.array([0.0, 1.0]) - self.mean[k]) / self.scale[k] * self.weights[k]
+            z[:, k] = ends.max()
+        return np.asarray(1.0 / (1.0 + np.exp(-(z.sum(axis=1) + self.bias))), dtype=np.float64)
 
     def save(self, path: Path) -> None:
         payload = {

@@ -1,13 +1,14 @@
-"""Judge pairs of claims: exact figure checks, the same-event test, stance cues and NLI in both directions,
-combined into one calibrated score.
+"""Judge pairs of claims: exact figure checks, the same-event evidence, stance cues and NLI in both
+directions, combined into one calibrated score.
 
-The figures check is cheap and exact, and NLI models are weak on numbers and dates, so a figure
-conflict found by code is trusted more than the model. The NLI model and the stance cues decide
-stance. NLI models (and naive figure checks) also call two sentences about different events
-contradictory, so the same-event evidence (names, publish dates, wording, embedding cosine) weighs
-on every pair, and claims that are certainly about different events are never flagged. With a
-``Calibration`` the parts become features of one fitted logistic model (``calibration.py``); without
-one, the older fixed rules apply, which is how ``make eval`` measures what each part earns alone.
+Every part is a feature of one logistic model fitted on real outlets' news (``bench/fit_judge.py``,
+``make fit-judge``): none of them decides alone. Rules that veto a pair before any score were measured on
+real conflicts between outlets (``make eval-news``): naming different people or places, and lacking a
+figure clash or a cue word, killed most of them (each outlet names its own officials, places and dates,
+and denies in its own words), so they are features now. What remains a rule is that a line which only
+attributes or hedges ("The reports could not be independently verified") is not a claim and is never
+judged (``attribution.py``). Without a ``Calibration`` the older fixed rules apply, which is how
+``make eval`` measures what each part earns alone.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from contra.domain import LABEL_ORDER, ConflictKind, Label, NumericFinding, Span, Verdict
-from contra.service.judge.calibration import FEATURES, Calibration
+from contra.service.judge.attribution import not_a_claim
+from contra.service.judge.calibration import FEATURES, NLI_FEATURES, Calibration
 from contra.service.judge.numbers import FigureEvidence
 from contra.service.judge.polarity import Polarity, polarity
 from contra.service.judge.same_event import SameEvent, content_overlap, same_event
+from contra.service.judge.spans import denies_shared_predicate, stance_spans
 from contra.service.models.embedder import Embedder
 from contra.service.models.nli import NLIModel
 
@@ -61,42 +64,46 @@ class PairEvidence:
     forward: tuple[float, ...]
     backward: tuple[float, ...]
 
+    #: Why A or B is not a claim at all (an attribution, hedge, byline or dateline line), else "".
+    not_a_claim: str = ""
+    #: One claim negates a predicate the other asserts with the same word (``spans.denies_shared_predicate``).
+    denies_shared: bool = False
+
     @property
     def ruled_out(self) -> bool:
-        """A rule, not the fitted score, decides: claims about different events, or a pair with neither a
-        figure clash nor a stance cue. The calibration is fitted on the other pairs only."""
-        return self.event.distinct or (self.figures.finding is None and not self.cues.any)
+        """A rule, not the fitted score, decides: one side is not a claim."""
+        return bool(self.not_a_claim)
+
+    def vetoes(self) -> tuple[str, ...]:
+        """The rules that decide this pair before any score (``make eval-news`` counts the real conflicts
+        each of them kills; a rule stays only while that is under 2%)."""
+        return ("not_a_claim",) if self.not_a_claim else ()
 
     def features(self) -> list[float]:
+        values = self.feature_values()
+        return [float(values[name]) for name in FEATURES]
+
+    def feature_values(self) -> dict[str, float]:
         con = (self.forward[_CON], self.backward[_CON]) if self.forward else (np.nan, np.nan)
         ent = max(self.forward[_ENT], self.backward[_ENT]) if self.forward else np.nan
         finding = self.figures.finding
         event = self.event
-        cue = float(self.cues.negation_flip) + self.cues.opposites + float(self.cues.roles_swapped)
-        same = event.content_overlap * (1.0 - float(event.entity_mismatch))
-        values = {
-            "nli_contradiction_max": max(con),
+        return {
+            "nli_contradiction": (con[0] + con[1]) / 2.0,
             "nli_contradiction_min": min(con),
-            "nli_entailment_max": ent,
-            "figure_confidence": finding.confidence if finding is not None else 0.0,
-            "figure_conflict": float(finding is not None),
+            "nli_entailment": ent,
+            "figure_conflict": finding.confidence if finding is not None else 0.0,
             "figure_agreements": float(min(self.figures.agreements, 3)),
-            "figures_only_agree": float(self.figures.agreements > 0 and self.figures.clashes == 0 and finding is None),
+            "denial_flip": float(self.cues.denial_flip),
+            "denies_shared_predicate": float(self.denies_shared),
+            "debunk_flip": float(self.cues.debunk_flip),
+            "opposites": float(min(self.cues.opposites, 2)),
+            "content_overlap": event.content_overlap,
             "entity_overlap": event.entity_overlap,
             "entity_mismatch": float(event.entity_mismatch),
-            "content_overlap": event.content_overlap,
             "cosine": event.cosine if event.cosine is not None else np.nan,
             "stale": float(event.publish_gap is not None and event.publish_gap > 7),
-            "negation_flip": float(self.cues.negation_flip),
-            "opposites": float(min(self.cues.opposites, 2)),
-            "roles_swapped": float(self.cues.roles_swapped),
-            "stance_cue_x_same_event": min(cue, 2.0) * same,
-            # Neither a figure conflict nor a stance cue: only the NLI model speaks, and it mistakes
-            # paraphrases for contradictions; the fit learns how much to trust it alone.
-            "no_conflict_signal": float(finding is None and cue == 0),
-            "nli_contradiction_x_no_figure": min(con) * float(finding is None),
         }
-        return [float(values[name]) for name in FEATURES]
 
 
 class Judge:
@@ -123,26 +130,39 @@ class Judge:
     def judge(self, pairs: Sequence[PairInput], *, nli_for_all: bool = False) -> list[Verdict]:
         """One verdict per pair, in order. NLI runs as one batch over both directions.
 
-        With a calibration, a pair that a rule decides (different events, or no figure clash and no
-        stance cue) is never a conflict whatever the model says, so the cheap checks run first and NLI
-        only on the other pairs: most candidates of a Check never reach the model. ``nli_for_all`` runs
-        it on every pair anyway, for callers that show the model's probabilities (JudgePair).
+        With a calibration the cheap checks run first, and NLI only on pairs that could still reach the
+        threshold: a pair that is not a claim, or whose score stays below the threshold even if the model
+        answered "contradiction" with certainty, is decided without it (exact, as the score is monotone
+        in the model's probabilities). ``nli_for_all`` runs it on every pair anyway, for callers that show
+        the model's probabilities (JudgePair).
         """
         if not pairs:
             return []
         skip = self.calibration is not None and not nli_for_all
         return self.decide(pairs, self.evidence(pairs, skip_ruled_out=skip))
 
+    def scores(self, evidence: Sequence[PairEvidence]) -> np.ndarray:
+        """The final score of each pair (what ``decide`` compares with the threshold), without verdicts."""
+        if self.calibration is None:
+            raise ValueError("scores() needs a calibration")
+        fitted = self.calibration.score(np.array([e.features() for e in evidence], dtype=np.float64))
+        return np.array([self._final(e, float(s)) for e, s in zip(evidence, fitted, strict=True)])
+
+    def _final(self, evidence: PairEvidence, score: float) -> float:
+        if evidence.ruled_out:
+            return min(score, _CAP)
+        return score
+
     def decide(self, pairs: Sequence[PairInput], evidence: Sequence[PairEvidence]) -> list[Verdict]:
         """Verdicts from evidence already gathered (the eval reuses one NLI run for every variant)."""
         if self.calibration is not None:
-            scores = self.calibration.score(np.array([e.features() for e in evidence], dtype=np.float64))
+            scores = self.scores(evidence)
             return [self._calibrated(p, e, float(s)) for p, e, s in zip(pairs, evidence, scores, strict=True)]
         return [self._verdict(p, e) for p, e in zip(pairs, evidence, strict=True)]
 
     def evidence(self, pairs: Sequence[PairInput], *, skip_ruled_out: bool = False) -> list[PairEvidence]:
         """The parts' signals for each pair: figures, same-event test, stance cues, NLI both ways
-        (left empty for pairs a rule decides when ``skip_ruled_out``)."""
+        (left empty, when ``skip_ruled_out``, for pairs that are decided whatever the model says)."""
         cosines = self._cosines(pairs)
         found = [
             PairEvidence(
@@ -151,10 +171,13 @@ class Judge:
                 cues=polarity(p.a, p.b),
                 forward=(),
                 backward=(),
+                not_a_claim=_why_not_a_claim(p),
+                denies_shared=denies_shared_predicate(p.a, p.b),
             )
             for p, cosine in zip(pairs, cosines, strict=True)
         ]
-        wanted = [i for i, e in enumerate(found) if not (skip_ruled_out and e.ruled_out)]
+        decided = self._decided_without_nli(found) if skip_ruled_out else [False] * len(found)
+        wanted = [i for i, d in enumerate(decided) if not d]
         if self.nli is None or not wanted:
             return found
         n = len(wanted)
@@ -164,6 +187,15 @@ class Judge:
                 found[i], forward=tuple(float(x) for x in both[k]), backward=tuple(float(x) for x in both[n + k])
             )
         return found
+
+    def _decided_without_nli(self, found: Sequence[PairEvidence]) -> list[bool]:
+        """Pairs that are not claims, or whose highest reachable score is below the threshold."""
+        if self.calibration is None:
+            return [e.ruled_out for e in found]
+        x = np.array([e.features() for e in found], dtype=np.float64)
+        free = tuple(f for f in NLI_FEATURES if f in self.calibration.features)
+        best = self.calibration.max_score(x, free)
+        return [e.ruled_out or float(b) < self.threshold for e, b in zip(found, best, strict=True)]
 
     def _figures(self, pair: PairInput) -> FigureEvidence:
         if self.figures is None:
@@ -186,27 +218,10 @@ class Judge:
         found the conflict: the figures check when it found one, else the stance signals."""
         nli = _combined(evidence)
         finding = evidence.figures.finding
-        explanation = ""
-        if finding is not None and finding.confidence >= TRUSTED_FIGURE:
-            # The figures check is exact and NLI is weak on figures: a clash of the same counted thing that
-            # the check is sure of is reported even where the fitted score, which leans on word overlap,
-            # is low (longer real sentences share fewer words than the labelled pairs do).
-            score = max(score, finding.confidence)
-        if evidence.ruled_out:
-            # Different events are never flagged. Without a figure clash or a stance cue only the NLI
-            # model speaks, and it mistakes paraphrases for contradictions: nothing a reader could verify.
-            score = min(score, _CAP)
-            if evidence.event.distinct:
-                explanation = "the claims name different people, places or times: different events"
         if score < self.threshold:
             label = Label.ENTAILMENT if nli and nli[_ENT] == max(nli) else Label.NEUTRAL
-            return Verdict(
-                label=label,
-                kind=None,
-                score=score,
-                explanation=explanation or _agreement_explanation(label),
-                nli=nli,
-            )
+            explanation = f"not judged: {evidence.not_a_claim}" if evidence.ruled_out else _agreement_explanation(label)
+            return Verdict(label=label, kind=None, score=score, explanation=explanation, nli=nli)
         if finding is not None:
             return Verdict(
                 label=Label.CONTRADICTION,
@@ -217,12 +232,12 @@ class Judge:
                 span_b=finding.span_b,
                 nli=nli,
             )
-        span_a, span_b = diff_spans(pair.a, pair.b)
+        span_a, span_b, explanation = stance_explanation(pair.a, pair.b, nli[_CON] if nli else None)
         return Verdict(
             label=Label.CONTRADICTION,
             kind=ConflictKind.STANCE,
             score=score,
-            explanation=_stance_explanation(pair, span_a, span_b, nli[_CON] if nli else score),
+            explanation=explanation,
             span_a=span_a,
             span_b=span_b,
             nli=nli,
@@ -252,12 +267,12 @@ class Judge:
             and p_con == max(nli)
             and content_overlap(pair.a, pair.b) >= STANCE_MIN_OVERLAP
         ):
-            span_a, span_b = diff_spans(pair.a, pair.b)
+            span_a, span_b, explanation = stance_explanation(pair.a, pair.b, p_con)
             return Verdict(
                 label=Label.CONTRADICTION,
                 kind=ConflictKind.STANCE,
                 score=p_con,
-                explanation=_stance_explanation(pair, span_a, span_b, p_con),
+                explanation=explanation,
                 span_a=span_a,
                 span_b=span_b,
                 nli=nli,
@@ -266,11 +281,16 @@ class Judge:
         return Verdict(label=label, kind=None, score=p_con, explanation=_agreement_explanation(label), nli=nli)
 
 
-#: A figure clash at least this certain (same counted noun or event, exact figures) keeps its own confidence
-#: as the score when the fitted score is lower.
-TRUSTED_FIGURE = 0.9
-#: The score a pair may have at most when a rule rules it out (different events, no verifiable reason).
+#: The score a pair may have at most when a rule rules it out (one side is not a claim).
 _CAP = 0.05
+
+
+def _why_not_a_claim(pair: PairInput) -> str:
+    for side, text in (("A", pair.a), ("B", pair.b)):
+        why = not_a_claim(text)
+        if why is not None:
+            return f"{side} is not a claim ({why})"
+    return ""
 
 
 def _combined(evidence: PairEvidence) -> tuple[float, ...]:
@@ -306,6 +326,26 @@ def diff_spans(a: str, b: str) -> tuple[Span | None, Span | None]:
     span_a = Span(ta[i1][0], ta[i2 - 1][1]) if i2 > i1 else None
     span_b = Span(tb[j1][0], tb[j2 - 1][1]) if j2 > j1 else None
     return span_a, span_b
+
+
+def stance_explanation(a: str, b: str, p_con: float | None) -> tuple[Span | None, Span | None, str]:
+    """Spans and a sentence for a stance conflict: the words that carry the opposite assertion where a
+    negation, denial, debunking word or opposite verb marks them (``spans.py``), else the word diff."""
+    pct = f" ({round(100 * p_con)}% NLI)" if p_con is not None else ""
+    found = stance_spans(a, b)
+    if found is None:
+        span_a, span_b = diff_spans(a, b)
+        return span_a, span_b, _stance_explanation(PairInput(a, b), span_a, span_b, p_con or 0.0)
+    span_a, span_b = found
+    if span_a is not None and span_b is not None:
+        text = f"'{span_a.of(a)}' vs '{span_b.of(b)}': the claims assert opposite things{pct}"
+    elif span_b is not None:
+        text = f"B says '{span_b.of(b)}' where A asserts it{pct}"
+    elif span_a is not None:
+        text = f"A says '{span_a.of(a)}' where B asserts it{pct}"
+    else:
+        text = f"the claims assert opposite things{pct}"
+    return span_a, span_b, text
 
 
 def _stance_explanation(pair: PairInput, span_a: Span | None, span_b: Span | None, p_con: float) -> str:

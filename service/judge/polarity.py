@@ -49,6 +49,15 @@ _OPPOSITES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 )
 
 
+#: Words by which news copy calls a report untrue without a grammatical negation ("Crab photo is a hoax",
+#: "Fake report claims ..."). A feature of the judge, like the negations: it weighs, it decides nothing.
+_DEBUNK = frozenset(
+    """hoax hoaxes fake faked fakes false falsely untrue debunk debunked debunks debunking myth myths satire
+    satirical bogus baseless unfounded groundless doubt doubts doubted dismissed dismisses rubbish nonsense
+    misleading fabricated disputed disputes dispute""".split()  # noqa: SIM905
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Polarity:
     """Stance cues between two claims."""
@@ -59,12 +68,17 @@ class Polarity:
     opposites: int
     #: Two names shared by both claims appear in opposite order (who beat, sued or ambushed whom).
     roles_swapped: bool = False
+    #: One claim calls something a hoax, fake, false or baseless and the other does not.
+    debunk_flip: bool = False
+    #: One claim negates, denies or debunks and the other does none of these ("X isn't real" and "X is a
+    #: hoax" both deny, so they agree): the shape of a claim against its denial in two outlets' copy.
+    denial_flip: bool = False
 
     @property
     def any(self) -> bool:
         """A stance cue is present: a conflict without a figure clash needs one to be reported. Swapped
         names alone do not count: passive paraphrases swap them too ("X beat Y" / "Y lost to X")."""
-        return self.negation_flip or self.opposites > 0
+        return self.negation_flip or self.opposites > 0 or self.debunk_flip or self.denial_flip
 
 
 def polarity(a: str, b: str) -> Polarity:
@@ -77,7 +91,14 @@ def polarity(a: str, b: str) -> Polarity:
         la, ra, lb, rb = _has(sa, left), _has(sa, right), _has(sb, left), _has(sb, right)
         if (la and rb and not lb and not ra) or (ra and lb and not rb and not la):
             found += 1
-    return Polarity(negation_flip=(na > 0) != (nb > 0), opposites=found, roles_swapped=roles_swapped(a, b))
+    da, db = bool(sa & _DEBUNK), bool(sb & _DEBUNK)
+    return Polarity(
+        negation_flip=(na > 0) != (nb > 0),
+        opposites=found,
+        roles_swapped=roles_swapped(a, b),
+        debunk_flip=da != db,
+        denial_flip=(na > 0 or da) != (nb > 0 or db),
+    )
 
 
 _NEGATING_VERB = re.compile(r"\b(fail(?:ed|s)?|declin(?:ed|es)) to\b")

@@ -1,0 +1,171 @@
+"""Where a stance conflict sits: the words that carry the opposite assertion, not a word diff.
+
+A word diff of "Officials said the ferry was overloaded" and "Officials said the ferry was not overloaded
+and blamed a sudden storm" marks "and blamed a sudden storm", the longest stretch that differs, which is
+not where the two disagree. Outlets phrase the same event differently, so the longest difference is
+usually wording. The conflict sits where one side negates, denies or debunks a predicate the other side
+asserts, or where the two use opposite verbs; these spans mark exactly that:
+
+* a negation ("not", "never", "no", "failed to", "denied") and the predicate it governs ("not overloaded",
+  "denied ... talks"), against that predicate in the other claim;
+* a debunking word ("hoax", "fake", "false") against the other claim's main predicate when it shares one;
+* a pair of opposite verbs ("rose" / "fell", "approved" / "blocked"), each in its claim.
+
+When no such cue exists (the NLI model alone saw the conflict), the caller falls back to the word diff.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from contra.domain import Span
+from contra.service.judge.polarity import _DEBUNK, _NEGATION, _OPPOSITES
+
+_TOKEN = re.compile(r"[A-Za-z]+(?:[’'][a-z]+)?")
+#: Words between a negation and the predicate it governs ("was not immediately available", "did not
+#: have any", "denied that it had").
+_FILLER = frozenset(
+    """be been being was were is are am has have had do does did to the a an any that it its this these those
+    there they he she we yet immediately ever actually really so all even also still just been said says
+    of in on at by for with as whether""".split()  # noqa: SIM905
+)
+#: Verbs by which a claim asserts what the other denies, used when the denied predicate is not repeated.
+_ASSERTING = ("confirm", "admit", "acknowledg", "announc", "said", "says", "claim", "report", "reveal", "show")
+
+
+@dataclass(frozen=True, slots=True)
+class _Tok:
+    start: int
+    end: int
+    word: str  # lower-cased, apostrophe normalised
+
+    @property
+    def stem(self) -> str:
+        return self.word[:5]
+
+
+def _tokens(text: str) -> list[_Tok]:
+    return [_Tok(m.start(), m.end(), m.group().lower().replace("’", "'")) for m in _TOKEN.finditer(text)]
+
+
+def _is_negation(tokens: list[_Tok], i: int) -> bool:
+    w = tokens[i].word
+    if w in ("failed", "fails", "fail", "declined", "declines") and i + 1 < len(tokens):
+        return tokens[i + 1].word == "to"
+    if w in ("no",) and i + 2 < len(tokens) and tokens[i + 1].word in ("less", "more", "fewer", "later", "earlier"):
+        return False  # "no less than": a bound
+    return w in _NEGATION
+
+
+def _predicate(tokens: list[_Tok], i: int, window: int = 5) -> int | None:
+    """The first content word after token ``i`` (what the negation at ``i`` governs), within ``window``."""
+    for j in range(i + 1, min(len(tokens), i + 1 + window)):
+        if tokens[j].word not in _FILLER and not _is_negation(tokens, j):
+            return j
+    return None
+
+
+def _find(tokens: list[_Tok], stem: str) -> int | None:
+    for k, t in enumerate(tokens):
+        if t.stem == stem and len(t.word) >= 3:
+            return k
+    return None
+
+
+def _asserting(tokens: list[_Tok]) -> int | None:
+    for k, t in enumerate(tokens):
+        if t.word.startswith(_ASSERTING):
+            return k
+    return None
+
+
+def _span(tokens: list[_Tok], i: int, j: int) -> Span:
+    return Span(tokens[i].start, tokens[j].end)
+
+
+def _negated(neg: list[_Tok], other: list[_Tok]) -> tuple[Span | None, Span | None] | None:
+    """Spans for a claim ``neg`` that negates or denies what ``other`` asserts: the negation with its
+    predicate, and that predicate in ``other`` (else the verb by which ``other`` asserts it)."""
+    other_words = {t.word for t in other}
+    best: tuple[int, Span, Span | None] | None = None
+    for i in range(len(neg)):
+        if not _is_negation(neg, i) or neg[i].word in other_words:
+            continue
+        j = _predicate(neg, i)
+        if j is None:
+            continue
+        k = _find(other, neg[j].stem)
+        # A negation whose predicate the other claim repeats is the one in conflict; else the first one.
+        rank = 0 if k is not None else 1
+        span_other = Span(other[k].start, other[k].end) if k is not None else None
+        if span_other is None and neg[i].word.startswith(("deni", "deny", "reject", "refus")):
+            a = _asserting(other)
+            span_other = Span(other[a].start, other[a].end) if a is not None else None
+        if best is None or rank < best[0]:
+            best = (rank, _span(neg, i, j), span_other)
+        if rank == 0:
+            break
+    return (best[1], best[2]) if best is not None else None
+
+
+def _debunked(deb: list[_Tok], other: list[_Tok]) -> tuple[Span | None, Span | None] | None:
+    other_words = {t.word for t in other}
+    for t in deb:
+        if t.word in _DEBUNK and t.word not in other_words:
+            a = _asserting(other)
+            return Span(t.start, t.end), (Span(other[a].start, other[a].end) if a is not None else None)
+    return None
+
+
+def _opposite(ta: list[_Tok], tb: list[_Tok]) -> tuple[Span, Span] | None:
+    def first(tokens: list[_Tok], stems: tuple[str, ...]) -> _Tok | None:
+        return next((t for t in tokens if t.word.startswith(stems)), None)
+
+    for left, right in _OPPOSITES:
+        for x, y in ((left, right), (right, left)):
+            in_a, in_b = first(ta, x), first(tb, y)
+            if in_a and in_b and first(ta, y) is None and first(tb, x) is None:
+                return Span(in_a.start, in_a.end), Span(in_b.start, in_b.end)
+    return None
+
+
+def stance_spans(a: str, b: str) -> tuple[Span | None, Span | None] | None:
+    """The spans in ``a`` and ``b`` that carry the opposite assertion, or None when no cue marks them."""
+    ta, tb = _tokens(a), _tokens(b)
+    # Opposite verbs first: "approved" / "rejected", "confirmed" / "denied" name both sides exactly.
+    opposite = _opposite(ta, tb)
+    if opposite is not None:
+        return opposite
+    neg_a = any(_is_negation(ta, i) for i in range(len(ta)))
+    neg_b = any(_is_negation(tb, i) for i in range(len(tb)))
+    if neg_b and not neg_a:
+        found = _negated(tb, ta)
+        if found is not None:
+            return found[1], found[0]
+    if neg_a and not neg_b:
+        found = _negated(ta, tb)
+        if found is not None:
+            return found
+    deb_b = _debunked(tb, ta)
+    if deb_b is not None:
+        return deb_b[1], deb_b[0]
+    return _debunked(ta, tb)
+
+
+def denies_shared_predicate(a: str, b: str) -> bool:
+    """One claim negates or denies a predicate that the other asserts with the same word ("Banksy hasn't
+    been arrested" / "Banksy arrested in London"); a negation elsewhere in a long sentence does not count."""
+    ta, tb = _tokens(a), _tokens(b)
+    neg_a = any(_is_negation(ta, i) for i in range(len(ta)))
+    neg_b = any(_is_negation(tb, i) for i in range(len(tb)))
+    if neg_a == neg_b:
+        return False
+    neg, other = (ta, tb) if neg_a else (tb, ta)
+    other_words = {t.word for t in other}
+    for i in range(len(neg)):
+        if _is_negation(neg, i) and neg[i].word not in other_words:
+            j = _predicate(neg, i)
+            if j is not None and _find(other, neg[j].stem) is not None:
+                return True
+    return False
