@@ -122,6 +122,15 @@ def _date_pb(field: str, value: str | None) -> pb.Date | None:
     return _pb_date(parsed.first_day, parsed.precision)
 
 
+def _date_text(date: pb.Date) -> str | None:
+    """``contra.v1.Date`` as ISO text of its own precision: 2025-05-03, 2025-05 or 2025; None when not given."""
+    if not date.year:
+        return None
+    if not date.month:
+        return f"{date.year:04d}"
+    return f"{date.year:04d}-{date.month:02d}" + (f"-{date.day:02d}" if date.day else "")
+
+
 def _pb_date(day: Any, precision: DatePrecision) -> pb.Date | None:
     if day is None:
         return None
@@ -319,6 +328,7 @@ def _conflict_json(c: pb.Conflict) -> dict[str, Any]:
             "source": msg.source.source_id,
             "document": msg.document_id,
             "url": msg.url,
+            "date": _date_text(msg.published),
             "span": [span.start, span.end],
         }
 

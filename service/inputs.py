@@ -40,11 +40,11 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, str]]:
 def parse_line(path: Path | str, number: int, line: str) -> dict[str, Any]:
     """One JSONL line as an object, or ``InvalidInput`` naming ``FILE:LINE:COLUMN`` and what the parser said."""
     try:
-        row = json.loads(line)
+        row = json.loads(line.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
-        raise InvalidInput(
-            f"{path}:{number}:{exc.colno}", f"not valid JSON: {exc.msg} at line {number} column {exc.colno}"
-        ) from None
+        # The parser's own message, with the line of the file instead of the line within the line.
+        where = f"line {number} column {exc.colno} (char {exc.pos})"
+        raise InvalidInput(f"{path}:{number}:{exc.colno}", f"not valid JSON: {exc.msg}: {where}") from None
     if not isinstance(row, dict):
         raise InvalidInput(f"{path}:{number}", f"each line must be a JSON object, not {type(row).__name__}")
     return row

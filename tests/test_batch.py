@@ -311,3 +311,31 @@ def test_cli_usage_errors_exit_2(tmp_path: Path) -> None:
         _cli(), ["compare", str(tmp_path / "docs.jsonl"), "--out", str(tmp_path / "o.jsonl"), "--ray-address", "x:1"]
     )
     assert local_with_address.exit_code == 2 and "--engine ray" in local_with_address.stderr
+
+
+def test_skip_invalid_reports_bad_lines_and_compares_the_latest_versions(tmp_path: Path) -> None:
+    docs = tmp_path / "feed.jsonl"
+    lines = [
+        {"source": "north-daily", "id": "n-1", "date": "2025-05-03T08:00:00Z",
+         "text": "The flood in the valley forced 300 families from their homes on Thursday."},
+        {"source": "south-wire", "id": "s-1", "date": "May 3, 2025",
+         "text": "The flood in the valley forced 800 families from their homes on Thursday."},
+        '{"source": "south-wire", "text": "unterminated}',
+        {"source": "east-radio", "date": "2025-02-30", "text": "The dam held through the night, engineers said."},
+        {"source": "south-wire", "id": "s-1", "date": "2025-05-04",
+         "text": "The flood in the valley forced 300 families from their homes on Thursday, a correction said."},
+    ]  # fmt: skip
+    docs.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in lines), encoding="utf-8")
+    out = tmp_path / "conflicts.jsonl"
+    runner = CliRunner()
+    strict = runner.invoke(_cli(), ["compare", str(docs), "--out", str(out)])
+    assert strict.exit_code == 2 and f"{docs}:3:34: not valid JSON: Unterminated string" in strict.stderr
+    assert not out.exists()  # the first bad line stopped the job before any work
+    result = runner.invoke(_cli(), ["compare", str(docs), "--out", str(out), "--skip-invalid", "--json"])
+    assert result.exit_code == 0, result.output
+    assert f"skipped {docs}:3:34: not valid JSON" in result.stderr.replace("\n", " ")
+    assert f"{docs}:4: date: 2025-02-30: February has 28 days in 2025" in result.stderr.replace("\n", " ")
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (summary["documents"], summary["updated"], len(summary["skipped"])) == (2, 1, 2)
+    # south-wire's story was corrected to agree: only the last version is compared, so nothing conflicts.
+    assert read_conflicts(out) == []

@@ -3,6 +3,8 @@
 One server and one data directory, started three times (each start loads the models). Writers keep
 ingesting through IngestStream and Ingest and remember every acknowledgement; after each stop the
 server is started again and every acknowledged document must be there with the same claim ids.
+An updater keeps sending new versions of one story under one id: after the stop exactly one version
+is stored and checked against, the last acknowledged one or a later one that was in flight.
 """
 
 from __future__ import annotations
@@ -70,6 +72,10 @@ class Writers:
     address: str
     acked: dict[str, tuple[str, str, list[int]]] = field(default_factory=dict)  # doc id -> (source, text, ids)
     errors: list[grpc.StatusCode] = field(default_factory=list)
+    #: updater's source -> (last acknowledged version, last version sent)
+    versions: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: acknowledgements of a story version that did not report the update they were
+    wrong: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -81,6 +87,7 @@ class Writers:
             self._spawn(self._unary_writer, f"{prefix}-u{i}")
         for i in range(checkers):
             self._spawn(self._checker, f"{prefix}-c{i}")
+        self._spawn(self._updater, f"{prefix}-story")
 
     def _spawn(self, target: object, name: str) -> None:
         thread = threading.Thread(target=target, args=(name,), daemon=True)  # type: ignore[arg-type]
@@ -137,6 +144,34 @@ class Writers:
                 for doc, result in zip(batch, response.documents, strict=True):
                     self._record(doc, list(result.claim_ids))
 
+    @staticmethod
+    def story(source: str, version: int) -> str:
+        """Each updater's own text (the same text from two sources would be one claim and its copy)."""
+        return f"The harbour bridge repairs will cost {version + 10} million dollars, the {source} desk said."
+
+    def _updater(self, source: str) -> None:
+        """New versions of one story under one id, one after another, as a newsroom corrects a story."""
+        version = 0
+        with grpc.insecure_channel(self.address) as channel:
+            stub = contra_pb2_grpc.ContraServiceStub(channel)
+            while not self.stop.is_set():
+                version += 1
+                doc = pb.Document(
+                    source=pb.Source(source_id=source), text=self.story(source, version), document_id=f"{source}-1"
+                )
+                with self.lock:
+                    self.versions[source] = (self.versions.get(source, (0, 0))[0], version)
+                try:
+                    [result] = stub.Ingest(pb.IngestRequest(documents=[doc]), timeout=300).documents
+                except grpc.RpcError as exc:
+                    self._failed(exc)
+                    time.sleep(0.2)
+                    continue
+                with self.lock:
+                    self.versions[source] = (version, version)
+                    if (result.updated, result.superseded) != (version > 1, int(version > 1)):
+                        self.wrong.append(f"{source} v{version}: updated={result.updated} {result.superseded}")
+
     def _checker(self, name: str) -> None:
         with grpc.insecure_channel(self.address) as channel:
             stub = contra_pb2_grpc.ContraServiceStub(channel)
@@ -177,6 +212,25 @@ def _assert_all_acknowledged_are_stored(address: str, acked: dict[str, tuple[str
         assert stats.indexed == stats.claims
 
 
+def _assert_one_version_of_each_story(address: str, versions: dict[str, tuple[int, int]]) -> None:
+    """Exactly one version of each updated story is stored, and it is the one Check sees: the last one
+    acknowledged, or a later one that was in flight when the server stopped; never an older one."""
+    assert versions and all(acked >= 2 for acked, _ in versions.values()), versions
+    with grpc.insecure_channel(address) as channel:
+        stub = contra_pb2_grpc.ContraServiceStub(channel)
+        per_source = {s.source_id: s for s in stub.Stats(pb.StatsRequest(), timeout=60).per_source}
+        for source, (acked, sent) in versions.items():
+            assert (per_source[source].documents, per_source[source].claims) == (1, 1), source
+            response = stub.Check(
+                pb.CheckRequest(
+                    text=Writers.story(source, -5), source=pb.Source(source_id="checker"), only_sources=[source]
+                ),
+                timeout=120,
+            )
+            seen = [int(c.other.text.split("cost ")[1].split(" ")[0]) - 10 for c in response.conflicts]
+            assert len(seen) == 1 and acked <= seen[0] <= sent, (source, acked, sent, seen)
+
+
 def test_not_serving_until_loaded(proc: ServerProcess) -> None:
     log = proc.log_path.open("ab")
     proc.proc = subprocess.Popen([str(CONTRA), "serve"], env=proc.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
@@ -204,7 +258,9 @@ def test_sigterm_under_load_finishes_in_flight_calls_and_loses_nothing(proc: Ser
     writers = Writers(proc.address)
     writers.start("term")
     deadline = time.monotonic() + 120
-    while (len(writers.acked) < 10 or _busy_workers(proc) < 1) and time.monotonic() < deadline:
+    while (
+        len(writers.acked) < 10 or writers.versions.get("term-story", (0, 0))[0] < 2 or _busy_workers(proc) < 1
+    ) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _busy_workers(proc) >= 1, "no call was in flight"
     assert proc.proc is not None
@@ -225,6 +281,7 @@ def test_sigterm_under_load_finishes_in_flight_calls_and_loses_nothing(proc: Ser
     print(f"\nSIGTERM under load: {len(writers.acked)} documents acknowledged, then {Counter(writers.errors)}")
     proc.start()
     _assert_all_acknowledged_are_stored(proc.address, writers.acked)
+    _assert_one_version_of_each_story(proc.address, writers.versions)
 
 
 def test_sigkill_under_load_loses_nothing_acknowledged(proc: ServerProcess) -> None:
@@ -233,13 +290,18 @@ def test_sigkill_under_load_loses_nothing_acknowledged(proc: ServerProcess) -> N
     writers = Writers(proc.address)
     writers.start("kill")
     deadline = time.monotonic() + 120
-    while len(writers.acked) < 10 and time.monotonic() < deadline:
+    while (
+        len(writers.acked) < 10 or writers.versions.get("kill-story", (0, 0))[0] < 3
+    ) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.stop(signal.SIGKILL) == -signal.SIGKILL
     writers.join()
     assert writers.acked
     assert set(writers.errors) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}, writers.errors
+    assert not writers.wrong, writers.wrong
     print(f"\nSIGKILL under load: {len(writers.acked)} documents acknowledged, errors: {Counter(writers.errors)}")
+    print(f"story versions (acknowledged, sent) at SIGKILL: {writers.versions}")
     proc.start()
     _assert_all_acknowledged_are_stored(proc.address, writers.acked)
+    _assert_one_version_of_each_story(proc.address, writers.versions)
     proc.stop()
