@@ -102,6 +102,15 @@ def test_an_updated_story_replaces_its_claims_and_removes_the_conflict(
         timeout=60,
     )
     assert rival.conflicts and rival.conflicts[0].other.published == pb.Date(year=2025, month=5, day=4)
+    # A month as a bound covers the whole month: "until May 2025" keeps May 4, "until April 2025" does not.
+    for until, found in ((pb.Date(year=2025, month=5), True), (pb.Date(year=2025, month=4), False)):
+        request = pb.CheckRequest(
+            text=FIRE_12.split(",")[0] + ".",
+            source=pb.Source(source_id="coast-radio"),
+            only_sources=["harbour-post"],
+            until=until,
+        )
+        assert bool(stub.Check(request, timeout=60).conflicts) is found, until
 
 
 def test_an_id_belongs_to_its_source(stub: contra_pb2_grpc.ContraServiceStub) -> None:
