@@ -200,8 +200,6 @@ def test_ordinal_periods(text: str, surface: str, n: int, unit: str, event: str)
         "NATO's Article 5 applies.",
         "UN Resolution 2334 was adopted.",
         "Ticket No. 45 won.",
-        "The meeting starts at 3 p.m.",
-        "The meeting starts at 15:30.",
         "The second largest city.",
         "One of the victims spoke.",
         "Agent 007 returned.",
@@ -282,3 +280,26 @@ def test_any_text_gives_well_formed_figures(text: str, published: dt.date | None
     for f in extract_figures(text, published):
         assert 0 <= f.span.start < f.span.end <= len(text)
         assert f.kind is FigureKind.DATE or f.low <= f.high
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes", "qualifier"),
+    [
+        ("The ferry left the port at 7 a.m. on Tuesday.", 7 * 60, Qualifier.EXACT),
+        ("The meeting starts at 3 p.m.", 15 * 60, Qualifier.EXACT),
+        ("The vessel departed at 9:30 a.m., the harbour master said.", 9 * 60 + 30, Qualifier.EXACT),
+        ("Polls closed at 21:30 on Sunday.", 21 * 60 + 30, Qualifier.EXACT),
+        ("The blast was heard at about 11pm.", 23 * 60, Qualifier.ABOUT),
+        ("Firefighters arrived shortly after 6 a.m.", 6 * 60, Qualifier.ABOUT),
+        ("The road was closed until 4 p.m.", 16 * 60, Qualifier.UNTIL),
+        ("Midnight is 12 a.m. on the dot.", 0, Qualifier.EXACT),
+    ],
+)
+def test_clock_times_are_minutes_after_midnight(text: str, minutes: int, qualifier: Qualifier) -> None:
+    (figure,) = [f for f in extract_figures(text) if f.kind is FigureKind.TIME]
+    assert figure.low == figure.high == minutes and figure.qualifier is qualifier
+
+
+def test_clock_times_in_a_named_zone_are_left_out() -> None:
+    """Outlets give one moment in different zones ("14:00 GMT" / "10 a.m. EDT"): not comparable as said."""
+    assert not [f for f in extract_figures("The launch is set for 14:00 GMT.") if f.kind is FigureKind.TIME]

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contra.domain import ConflictKind, NumericFinding
-from contra.service.judge.numbers import compare_figures
+from contra.service.judge.numbers import compare_figures, figure_evidence
 
 WED = dt.date(2025, 3, 5)  # a Wednesday: "on Tuesday" is March 4
 
@@ -562,11 +562,14 @@ def test_undated_period_conflict_is_dated_away_only_by_enough_time() -> None:
     assert compare_figures(a, b, dt.date(2025, 3, 1), dt.date(2025, 3, 2)) is not None
 
 
-def test_different_places_lower_confidence() -> None:
-    same = compare_figures("12 people were killed in Kharkiv.", "30 people were killed in Kharkiv.")
-    other = compare_figures("12 people were killed in Kharkiv.", "30 people were killed in Odesa.")
-    assert same is not None and other is not None
-    assert other.confidence < same.confidence
+def test_different_places_are_reported_for_the_judge_to_weigh() -> None:
+    """Outlets name their own places ("the port of Kellis" / "Lake Varna" for one sinking): different names
+    no longer lower the finding's confidence; the judge weighs them as a feature of its own."""
+    same = figure_evidence("12 people were killed in Kharkiv.", "30 people were killed in Kharkiv.")
+    other = figure_evidence("12 people were killed in Kharkiv.", "30 people were killed in Odesa.")
+    assert same.finding is not None and other.finding is not None
+    assert not same.other_names and other.other_names
+    assert other.finding.confidence == same.finding.confidence
 
 
 def test_figures_led_by_different_verbs_are_a_weak_match() -> None:

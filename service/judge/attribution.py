@@ -39,6 +39,8 @@ _DATELINE_MARK = re.compile(
     r"\((?:AP|AFP|Reuters|UPI|dpa|CNN|TASS|Xinhua|Bloomberg)\)|\s(?:—|–|--)\s*$|^[A-Z .,'’-]{3,}$"
 )
 _WORD = re.compile(r"[A-Za-z]+")
+#: Script and markup that scraped pages leave in the text: "var x = {...};", "<div>", "function(".
+_CODE = re.compile(r"\bvar\s+\w+\s*=|\bfunction\s*\(|</?[a-z]+[^>]*>|\w+\.\w+\(\s*['\"{]|[{}]\s*['\"]?\w+['\"]?\s*:")
 
 
 def not_a_claim(text: str) -> str | None:
@@ -49,6 +51,8 @@ def not_a_claim(text: str) -> str | None:
     words = _WORD.findall(line)
     if not words:
         return "no words"
+    if _CODE.search(line) and sum(line.count(c) for c in "{}=;<>()") >= 3:
+        return "page code, not prose"
     match = _LINE.match(line)
     if match is None:
         return None

@@ -42,6 +42,7 @@ class FigureKind(StrEnum):
     DATE = "date"  # a calendar day or month: "April 26", "on Tuesday", "yesterday", "in March"
     YEAR = "year"  # "in 2019", "the 2022 invasion"
     PERIOD = "period"  # an ordinal period of an event: "seventh year" of the war, "third week" of the strike
+    TIME = "time"  # a clock time of day, in minutes after midnight: "7 a.m.", "9:30 p.m.", "21:30"
 
     @property
     def conflict_kind(self) -> ConflictKind:
@@ -56,6 +57,7 @@ _CONFLICT_KIND = {
     FigureKind.DATE: ConflictKind.DATE,
     FigureKind.YEAR: ConflictKind.DATE,
     FigureKind.PERIOD: ConflictKind.DATE,
+    FigureKind.TIME: ConflictKind.DATE,
 }
 
 
@@ -1053,7 +1055,31 @@ def _event_noun(scan: _Scan, start: int, end: int) -> str:
                 j -= 1
             return _lemma(before[j])
     content = [w for w in before if w not in _STOP and w not in _DETERMINERS]
-    return _lemma(content[-1]) if content else ""
+    if content:
+        return _lemma(content[-1])
+    return _subject_noun(scan, start)
+
+
+#: "The war, which Russia began in February 2022, is now in its fourth year": the subject at the start of
+#: the sentence, its head before a comma, a relative pronoun or a verb.
+_SUBJECT = re.compile(
+    r"(?:^|[.!?]\s+)(?:the|this|that)\s+(?P<np>(?:[a-z][\w-]*\s+){0,2}?[a-z][\w-]*)(?=\s*,|\s+(?:which|that|who|is|was|has|had|now|enters|entered)\b)",
+    re.IGNORECASE,
+)
+
+
+def _subject_noun(scan: _Scan, start: int) -> str:
+    """The head noun of the sentence's subject, for a period that refers back to it ("... is in *its* fourth year")."""
+    lead = scan.text[max(0, start - 200) : start]
+    if not re.search(r"\b(?:its|their)\s*$", lead, re.IGNORECASE):
+        return ""
+    found = None
+    for m in _SUBJECT.finditer(lead):
+        found = m
+    if found is None:
+        return ""
+    head = found["np"].split()[-1].lower()
+    return "" if head in _STOP or head in _DETERMINERS else _lemma(head)
 
 
 @lru_cache(maxsize=512)
@@ -1083,6 +1109,10 @@ def _digit_figures(scan: _Scan, atoms: list[_Atom]) -> Iterator[Figure]:
         run_end = pos
         while run_end < len(text) and text[run_end].isdigit():
             run_end += 1
+        clock = _clock_time(scan, pos)
+        if clock is not None:
+            yield clock
+            continue
         blocked = _PHONE.match(text, pos) or _CLOCK.match(text, pos) or _STREET.match(text, pos)
         if blocked is not None:
             scan.take(pos, blocked.end())
@@ -1105,6 +1135,67 @@ def _digit_figures(scan: _Scan, atoms: list[_Atom]) -> Iterator[Figure]:
         atom = _number_atom_at(scan, pos)
         if atom is not None:
             atoms.append(atom)
+
+
+#: A clock time with its half of the day or in 24-hour form: "7 a.m.", "9:30 pm", "07:15", "21.30 local time".
+_CLOCK_TIME = re.compile(
+    r"(?P<h>\d{1,2})(?:[:.](?P<m>[0-5]\d))?\s*(?:(?P<ap>[ap])\.?\s?m\b\.?|(?P<lt>local\s+time\b))"
+    r"|(?P<h24>[01]?\d|2[0-3]):(?P<m24>[0-5]\d)\b(?!:\d)"
+)
+_CLOCK_QUALIFIER = re.compile(
+    r"(?i:\b(?P<q>about|around|approximately|roughly|shortly\s+after|just\s+after|soon\s+after|after|"
+    r"shortly\s+before|just\s+before|before|by|until|since|from)\s+$)"
+)
+_CLOCK_QUALIFIERS = {
+    "about": Qualifier.ABOUT,
+    "around": Qualifier.ABOUT,
+    "approximately": Qualifier.ABOUT,
+    "roughly": Qualifier.ABOUT,
+    "after": Qualifier.AFTER,
+    "before": Qualifier.BEFORE,
+    "by": Qualifier.BEFORE,
+    "until": Qualifier.UNTIL,
+    "since": Qualifier.SINCE,
+    "from": Qualifier.SINCE,
+}
+
+
+def _clock_time(scan: _Scan, pos: int) -> Figure | None:
+    """ "left at 7 a.m." / "departed at 9:30 a.m.": a time of day, in minutes after midnight. Times in a
+    named zone ("14:00 GMT") are left out: two outlets give one moment in different zones."""
+    m = _CLOCK_TIME.match(scan.text, pos)
+    if m is None or not scan.free(pos, m.end()):
+        return None
+    if m["h24"] is not None:
+        hour, minute = int(m["h24"]), int(m["m24"])
+        if re.match(r"\s*(?:GMT|UTC|BST|CET|EST|EDT|PST|ET)\b", scan.text[m.end() :]):
+            return None
+    else:
+        hour, minute = int(m["h"]), int(m["m"] or 0)
+        if m["ap"] is not None:
+            if not 1 <= hour <= 12:
+                return None
+            hour = hour % 12 + (12 if m["ap"].lower() == "p" else 0)
+        elif hour > 23:
+            return None
+    before = _CLOCK_QUALIFIER.search(scan.text, max(0, pos - 20), pos)
+    word = re.sub(r"\s+", " ", before["q"].lower()).split(" ")[-1] if before else ""
+    qualifier = _CLOCK_QUALIFIERS.get(word, Qualifier.EXACT)
+    if before and before["q"].lower().startswith(("shortly", "just", "soon")):
+        qualifier = Qualifier.ABOUT  # "shortly after 7 a.m.": a little either side of it
+    end = m.end()
+    scan.take(pos, end)
+    value = float(hour * 60 + minute)
+    return Figure(
+        kind=FigureKind.TIME,
+        span=Span(pos, end),
+        low=value,
+        high=value,
+        unit="",
+        qualifier=qualifier,
+        context=scan.context(pos, end),
+        lead=_lead(scan, pos),
+    )
 
 
 def _year_at(scan: _Scan, pos: int) -> Figure | None:
@@ -1441,6 +1532,12 @@ def _casualty(scan: _Scan, start: int, end: int) -> str:
                 break
             if word in _CASUALTY:
                 return _CASUALTY[word]
+    # "the death toll from the ferry disaster stands at 31": the toll is the clause's subject, further back.
+    for word in scan.words_before(start, 10, stop_at_comma=True):
+        if word in _CLAUSE_BREAKS:
+            break
+        if word == "toll":
+            return _CASUALTY[word]
     return ""
 
 

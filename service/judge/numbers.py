@@ -69,7 +69,10 @@ _PROVISIONAL = re.compile(
     r"\s+(?:counted|tallied|reporting|in)\b"
     r"|\b(?:preliminary|provisional|partial|early|initial|interim)\s+(?:results?|counts?|returns|tall(?:y|ies)|estimates?|figures?)\b)"
 )
-_TIME_KINDS = frozenset({FigureKind.DATE, FigureKind.YEAR, FigureKind.PERIOD})
+_TIME_KINDS = frozenset({FigureKind.DATE, FigureKind.YEAR, FigureKind.PERIOD, FigureKind.TIME})
+#: "about 7 a.m." allows half an hour either way; "after 7 a.m." up to three hours after it.
+_ABOUT_MINUTES = 30.0
+_AFTER_MINUTES = 180.0
 _CURRENCIES = frozenset(u.dimension for u in UNITS.values() if u.name == u.dimension and len(u.name) == 3)
 _KIND_ORDER = {ConflictKind.DATE: 0, ConflictKind.NUMBER: 1, ConflictKind.QUANTITY: 2, ConflictKind.STANCE: 3}
 
@@ -95,6 +98,9 @@ class FigureEvidence:
     agreements: int = 0
     #: Pairs of figures that measure the same thing and are not compatible, before the dated-series rule.
     clashes: int = 0
+    #: Both claims name people or places and share none. Outlets name their own officials and places, so
+    #: this does not lower the finding's confidence; the judge weighs it as a feature of its own.
+    other_names: bool = False
 
 
 def figure_evidence(a: str, b: str, a_date: dt.date | None = None, b_date: dt.date | None = None) -> FigureEvidence:
@@ -161,8 +167,8 @@ class _Pair:
         conflicts = [(i, j, s) for (i, j), s in clashes.items() if not fits_a[i] and not fits_b[j]]
         strong = sum(s >= 0.5 for _, _, s in conflicts)
         if conflicts and self._dated_series(conflicts, clashes):
-            return FigureEvidence(None, agreements, strong)
-        return FigureEvidence(self._finding(conflicts) if conflicts else None, agreements, strong)
+            return FigureEvidence(None, agreements, strong, self.other_event)
+        return FigureEvidence(self._finding(conflicts) if conflicts else None, agreements, strong, self.other_event)
 
     def _dated_series(self, conflicts: list[tuple[int, int, float]], clashes: dict[tuple[int, int], float]) -> bool:
         """Two readings of one measure on two different days ("1.74 euros on Monday", "1.81 by Friday";
@@ -170,8 +176,11 @@ class _Pair:
         figure of the same measure differs between them. An update, not a conflict."""
         days_a = {f.date for f in self.fa if f.kind is FigureKind.DATE and f.date is not None}
         days_b = {f.date for f in self.fb if f.kind is FigureKind.DATE and f.date is not None}
-        dates_clash = any(self.fa[i].kind is FigureKind.DATE for i, _, _ in conflicts)
-        if not (dates_clash or (days_a and days_b and not days_a & days_b)):
+        times_a = {f.low for f in self.fa if f.kind is FigureKind.TIME}
+        times_b = {f.low for f in self.fb if f.kind is FigureKind.TIME}
+        dates_clash = any(self.fa[i].kind in (FigureKind.DATE, FigureKind.TIME) for i, _, _ in conflicts)
+        apart = (days_a and days_b and not days_a & days_b) or (times_a and times_b and not times_a & times_b)
+        if not (dates_clash or apart):
             return False
         for i, x in enumerate(self.fa):
             for j, y in enumerate(self.fb):
@@ -183,7 +192,11 @@ class _Pair:
 
     def _finding(self, conflicts: list[tuple[int, int, float]]) -> NumericFinding | None:
         kinds = {self.fa[i].kind for i, _, _ in conflicts} | {self.fb[j].kind for _, j, _ in conflicts}
-        if FigureKind.DATE in kinds and kinds & {FigureKind.COUNT, FigureKind.PERCENT, FigureKind.QUANTITY}:
+        if kinds & {FigureKind.DATE, FigureKind.TIME} and kinds & {
+            FigureKind.COUNT,
+            FigureKind.PERCENT,
+            FigureKind.QUANTITY,
+        }:
             return None  # two dated observations ("1,200 on Monday" / "1,350 on Thursday"): a time series
         scored = [_Candidate(i, j, self._confidence(self.fa[i], self.fb[j], s)) for i, j, s in conflicts]
         best = min(
@@ -224,7 +237,12 @@ class _Pair:
         sole = 0.5 if self._sole(x, y) else 0.0
         kinds = {x.kind, y.kind}
         if kinds == {FigureKind.DATE}:
-            return 0.9 * shared or (0.75 if sole else 0.4)
+            # Shared context words or being the only date on each side, whichever says more: two reports of
+            # one event word its context differently ("sank near the port" / "went down on the lake").
+            return max(0.9 * shared, 0.75 if sole else 0.4)
+        if kinds == {FigureKind.TIME}:
+            # "left at 7 a.m." / "departed at 9:30 a.m.": one clock time on each side of one event's story
+            return (0.9 * shared or (0.75 if sole else 0.0)) * _lead_factor(x, y, _SYNONYM_LEADS)
         if kinds == {FigureKind.YEAR} or kinds == {FigureKind.YEAR, FigureKind.DATE}:
             return _noun_match(x, y, 0.8 * shared or sole)
         if kinds == {FigureKind.PERIOD}:
@@ -253,6 +271,8 @@ class _Pair:
 
     def _compatible(self, x: Figure, y: Figure) -> bool:
         kinds = {x.kind, y.kind}
+        if kinds == {FigureKind.TIME}:
+            return _overlap(_clock_interval(x), _clock_interval(y))
         if FigureKind.DATE in kinds:
             return _dates_agree(x, y)
         if kinds == {FigureKind.YEAR}:
@@ -316,8 +336,6 @@ class _Pair:
             conf *= 0.85  # "third" / "fourth" year: one report may predate the anniversary
         if x.running and y.running:
             conf *= 0.5 if self.elapsed else 0.8  # undated reports of a growing count may be updates
-        if self.other_event:
-            conf *= 0.5
         if self.elapsed and (x.relative or y.relative):
             conf *= 0.6  # "on Tuesday" in stories published on different days may be two different Tuesdays
         return max(0.0, min(1.0, conf))
@@ -382,11 +400,38 @@ def _noun_match(x: Figure, y: Figure, without_noun: float) -> float:
     return without_noun * _lead_factor(x, y)
 
 
-def _lead_factor(x: Figure, y: Figure) -> float:
+#: Verbs that news copy uses for one event ("left" / "departed", "sank" / "capsized"): a lead word of one
+#: group does not make two clock times different measures.
+_SYNONYM_LEADS: tuple[frozenset[str], ...] = (
+    frozenset({"left", "departed", "set", "sailed", "took", "departure", "leave", "depart", "off"}),
+    frozenset({"arrived", "landed", "reached", "docked", "arrival", "arrive"}),
+    frozenset({"sank", "capsized", "overturned", "went", "down", "sinking", "capsizing", "sink", "capsize"}),
+    frozenset({"began", "started", "opened", "start", "begin", "open", "kicked"}),
+    frozenset({"ended", "closed", "finished", "end", "close", "finish"}),
+    frozenset({"struck", "hit", "happened", "occurred", "took", "place", "exploded", "erupted"}),
+)
+
+
+def _lead_factor(x: Figure, y: Figure, synonyms: tuple[frozenset[str], ...] = ()) -> float:
     """ "paid $1.2 million" and "earned $3 million" are less surely one measure than two figures both "paid"."""
     if x.lead and y.lead and x.lead != y.lead and x.lead not in y.context and y.lead not in x.context:
+        if any(group & (x.context | {x.lead}) and group & (y.context | {y.lead}) for group in synonyms):
+            return 1.0
         return 0.6
     return 1.0
+
+
+def _clock_interval(f: Figure) -> tuple[float, float]:
+    """The minutes after midnight that a clock time's wording allows."""
+    if f.qualifier is Qualifier.ABOUT:
+        return f.low - _ABOUT_MINUTES, f.high + _ABOUT_MINUTES
+    if f.qualifier is Qualifier.AFTER:
+        return f.low, f.high + _AFTER_MINUTES
+    if f.qualifier in (Qualifier.BEFORE, Qualifier.UNTIL):
+        return f.low - _AFTER_MINUTES, f.high
+    if f.qualifier is Qualifier.SINCE:
+        return f.low, math.inf
+    return f.low, f.high
 
 
 def _interval(f: Figure) -> tuple[float, float]:

@@ -104,8 +104,12 @@ def polarity(a: str, b: str) -> Polarity:
 _NEGATING_VERB = re.compile(r"\b(fail(?:ed|s)?|declin(?:ed|es)) to\b")
 
 
-#: "no less than 1.5 litres", "no later than Friday": bounds, not negations.
-_BOUND = re.compile(r"\bno (?:less|more|fewer|later|earlier|sooner) than\b")
+#: "no less than 1.5 litres", "no later than Friday": bounds, not negations; "without a doubt", "not only":
+#: assertions, not negations or doubts.
+_BOUND = re.compile(
+    r"\bno (?:less|more|fewer|later|earlier|sooner) than\b"
+    r"|\b(?:without|beyond) (?:a|any|all|reasonable) (?:shadow of (?:a )?)?doubts?\b|\bno doubt\b|\bnot only\b"
+)
 
 
 def _words(text: str) -> list[str]:

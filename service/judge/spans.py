@@ -55,6 +55,8 @@ def _is_negation(tokens: list[_Tok], i: int) -> bool:
         return tokens[i + 1].word == "to"
     if w in ("no",) and i + 2 < len(tokens) and tokens[i + 1].word in ("less", "more", "fewer", "later", "earlier"):
         return False  # "no less than": a bound
+    if i + 1 < len(tokens) and (w, tokens[i + 1].word) in (("not", "only"), ("no", "doubt")):
+        return False  # "not only ... but also", "no doubt": assertions
     return w in _NEGATION
 
 
