@@ -941,11 +941,11 @@ def search_candidates(
             batch = slots[start : start + 1024]
             rows = search.search([claims.texts[slot_text[s]] for s in batch], slot_vectors[batch], flt)
             for slot, row in zip(batch, rows, strict=True):
-                for other, similarity in row:
+                for other, cosine in row:
                     if slot_text[other] == slot_text[slot]:
                         continue
                     key = (min(slot, other), max(slot, other))
-                    best[key] = max(best.get(key, -2.0), similarity)
+                    best[key] = max(best.get(key, -2.0), cosine)
             progress.advance(Stage.SEARCH, sum(len(slot_claims[s]) for s in batch))
     if lexical is not None:
         lexical.close()
