@@ -30,7 +30,7 @@ _PATTERNS = (
     r"(?:this|the)\s+(?:story|article|report)\s+(?:has\s+been|was|is\s+being)\s+(?:updated|corrected)\b.*",
     # A dateline alone: "KYIV, Ukraine (AP) —", "LONDON (Reuters) -", "Moscow, April 30 --"
     r"[A-Z][A-Za-z'’ .-]{1,40}(?:,\s*[A-Z][A-Za-z'’ .-]{1,40})?(?:,?\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2})?"
-    r"\s*(?:\((?:AP|AFP|Reuters|UPI|dpa|CNN|TASS|Xinhua|Bloomberg)\))?\s*(?:—|–|--|-)?",
+    r"\s*(?:\([A-Z][\w .&'’-]{0,30}\))?\s*(?:—|–|--|-)?",
 )
 _LINE = re.compile(r"^\s*(?:" + "|".join(f"(?:{p})" for p in _PATTERNS) + r")\s*[.!:;—–-]*\s*$", re.IGNORECASE)
 #: A dateline must be short and mostly capitalised; the generic pattern above would also take a real

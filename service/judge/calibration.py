@@ -27,7 +27,7 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "nli": ("nli_contradiction", "nli_contradiction_min", "nli_entailment"),
     "figures": ("figure_conflict", "figure_agreements"),
     "stance_cues": ("denial_flip", "denies_shared_predicate", "debunk_flip", "opposites"),
-    "same_event": ("content_overlap", "entity_overlap", "entity_mismatch", "cosine", "stale"),
+    "same_event": ("entity_mismatch", "stale"),
 }
 FEATURES: tuple[str, ...] = tuple(f for group in FEATURE_GROUPS.values() for f in group)
 #: Features that are probabilities of the NLI model, in [0, 1]: the judge bounds a pair's score over their
@@ -40,7 +40,7 @@ NLI_FEATURES: tuple[str, ...] = FEATURE_GROUPS["nli"]
 class Calibration:
     """A fitted logistic model: ``sigmoid(((x - mean) / scale) @ weights + bias)``.
 
-    A feature that is missing for a pair (NaN, e.g. the cosine when no embedder was at hand) takes
+    A feature that is missing for a pair (NaN, e.g. the NLI probabilities when no model ran) takes
     its training mean, i.e. contributes nothing."""
 
     features: tuple[str, ...]

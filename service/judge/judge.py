@@ -98,10 +98,7 @@ class PairEvidence:
             "denies_shared_predicate": float(self.denies_shared),
             "debunk_flip": float(self.cues.debunk_flip),
             "opposites": float(min(self.cues.opposites, 2)),
-            "content_overlap": event.content_overlap,
-            "entity_overlap": event.entity_overlap,
             "entity_mismatch": float(event.entity_mismatch),
-            "cosine": event.cosine if event.cosine is not None else np.nan,
             "stale": float(event.publish_gap is not None and event.publish_gap > 7),
         }
 
