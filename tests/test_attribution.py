@@ -40,6 +40,10 @@ def test_attribution_and_hedge_lines_are_not_claims(line: str) -> None:
         "Police said the ferry was overloaded when it left Kellis.",
         "The coastguard confirmed that 23 bodies had been recovered from the lake.",
         "Kellis (Varna Courier) reported that the ferry had sunk.",
+        "FERRY SINKS ON LAKE VARNA, POLICE SAY",
+        "Source: Ferry operator ignored two storm warnings",
+        "Video: Survivors describe the last minutes on board",
+        "Ferry operator blocks inspections updated",
     ],
 )
 def test_lines_that_assert_something_are_claims(line: str) -> None:

@@ -12,32 +12,62 @@ from __future__ import annotations
 
 import re
 
-_PATTERNS = (
+_END = r"\s*[.!:;—–-]*\s*$"
+
+
+def _line(pattern: str) -> re.Pattern[str]:
+    return re.compile(r"^\s*(?:" + pattern + ")" + _END, re.IGNORECASE)
+
+
+#: Each kind of line, with the reason it is not a claim. A pattern must cover the whole line.
+_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # "The reports could not be independently verified.", "X's claims could not be confirmed by AFP."
-    r"(?:[\w'’,\- ]{0,80}?\b)?(?:could|can|cannot|can't|has|have|had|was|were|is|are)\s+(?:not\s+)?(?:yet\s+)?"
-    r"(?:be(?:en)?\s+)?(?:independently\s+)?(?:verif(?:y|ied)|confirm(?:ed)?|corroborat(?:e|ed))"
-    r"(?:\s+(?:independently|immediately|by\s+[\w'’ .-]{1,60}))?",
-    r"(?:[\w'’ ]{0,40}\b)?(?:was|were)\s+not\s+immediately\s+available\s+(?:for|to)\s+comment",
-    r"(?:[\w'’ ]{0,40}\b)?did\s+not\s+(?:immediately\s+)?(?:respond|reply)\s+to\s+(?:a\s+)?requests?\s+for\s+comment",
-    r"(?:[\w'’ ]{0,40}\b)?declined\s+to\s+comment",
-    r"sources?\s*:.*",
-    r"(?:additional\s+)?(?:reporting|writing|editing)\s+by\b.*",
-    r"[\w'’ .,-]{0,80}\bcontributed\s+(?:to\s+)?(?:this|the)\s+(?:report|story|article)",
-    r"by\s+[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3}(?:\s*(?:,|and|\|)\s*[\w'’ .-]{0,60})?",
-    r"(?:photo|image|video|file\s+photo|credit)s?\s*:.*",
-    r"(?:all\s+rights\s+reserved|copyright\b).*",
-    r"follow\s+(?:us|[\w'’ ]{1,40})\s+on\s+(?:twitter|x|facebook|instagram|telegram)\b.*",
-    r"(?:this|the)\s+(?:story|article|report)\s+(?:has\s+been|was|is\s+being)\s+(?:updated|corrected)\b.*",
-    # A dateline alone: "KYIV, Ukraine (AP) —", "LONDON (Reuters) -", "Moscow, April 30 --"
-    r"[A-Z][A-Za-z'’ .-]{1,40}(?:,\s*[A-Z][A-Za-z'’ .-]{1,40})?(?:,?\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2})?"
-    r"\s*(?:\([A-Z][\w .&'’-]{0,30}\))?\s*(?:—|–|--|-)?",
+    (
+        "a hedge: it says only whether the report was verified",
+        _line(
+            r"(?:[\w'’,\- ]{0,80}?\b)?(?:could|can|cannot|can't|has|have|had|was|were|is|are)\s+(?:not\s+)?"
+            r"(?:yet\s+)?(?:be(?:en)?\s+)?(?:independently\s+)?(?:verif(?:y|ied)|confirm(?:ed)?|corroborat(?:e|ed))"
+            r"(?:\s+(?:independently|immediately|by\s+[\w'’ .-]{1,60}))?"
+        ),
+    ),
+    (
+        "an attribution: a request for comment",
+        _line(
+            r"(?:[\w'’ ]{0,40}\b)?(?:(?:was|were)\s+not\s+immediately\s+available\s+(?:for|to)\s+comment"
+            r"|did\s+not\s+(?:immediately\s+)?(?:respond|reply)\s+to\s+(?:a\s+)?requests?\s+for\s+comment"
+            r"|declined\s+to\s+comment)"
+        ),
+    ),
+    ("an attribution: a source or credit line", _line(r"(?:sources?|photo|image|video|file\s+photo|credit)s?\s*:.*")),
+    ("an attribution: a credit line", _line(r"(?:additional\s+)?(?:reporting|writing|editing)\s+by\b.*")),
+    (
+        "an attribution: a credit line",
+        _line(r"[\w'’ .,-]{0,80}\bcontributed\s+(?:to\s+)?(?:this|the)\s+(?:report|story|article)"),
+    ),
+    ("a byline", _line(r"by\s+[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3}(?:\s*(?:,|and|\|)\s*[\w'’ .,/-]{0,60})?")),
+    ("boilerplate", _line(r"(?:all\s+rights\s+reserved|copyright\b).*")),
+    ("boilerplate", _line(r"follow\s+(?:us|[\w'’ ]{1,40})\s+on\s+(?:twitter|x|facebook|instagram|telegram)\b.*")),
+    (
+        "an editor's note",
+        _line(r"(?:this|the)\s+(?:story|article|report)\s+(?:has\s+been|was|is\s+being)\s+(?:updated|corrected)\b.*"),
+    ),
 )
-_LINE = re.compile(r"^\s*(?:" + "|".join(f"(?:{p})" for p in _PATTERNS) + r")\s*[.!:;—–-]*\s*$", re.IGNORECASE)
-#: A dateline must be short and mostly capitalised; the generic pattern above would also take a real
-#: sentence of capitalised words, so it only counts with one of these markers or in capitals.
-_DATELINE_MARK = re.compile(
-    r"\((?:AP|AFP|Reuters|UPI|dpa|CNN|TASS|Xinhua|Bloomberg)\)|\s(?:—|–|--)\s*$|^[A-Z .,'’-]{3,}$"
+#: A dateline alone: "KYIV, Ukraine (AP) —", "LONDON (Reuters) -", "Moscow, April 30 --": short, and
+#: marked by an outlet in brackets or a closing dash (an all-capitals headline is a claim).
+_DATELINE = re.compile(
+    r"^\s*[A-Z][A-Za-z'’ .-]{1,40}(?:,\s*[A-Z][A-Za-z'’ .-]{1,40})?(?:,?\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2})?"
+    r"\s*(?:\([A-Z][\w .&'’-]{0,30}\)\s*(?:—|–|--|-)?|(?:—|–|--))\s*$"
 )
+#: A credit line names who or where, it asserts nothing: "Source: Reuters", "Photo: Ilse Brandt / AP".
+#: "Source: Three soldiers located at the border" is a headline that cites a source, and a claim.
+_VERBISH = re.compile(
+    r"\b(?:is|are|was|were|be|been|has|have|had|may|might|will|would|can|could|did|does|do|says?|said|took|"
+    r"wants?|found|dies|died|\w+ed)\b",
+    re.IGNORECASE,
+)
+_CREDIT_WORDS = 8
+#: Lower-case words a credit may hold besides names: "North Wire reporting from Brussels and Warsaw".
+_CREDIT_OK = frozenset("reporting from in and via of the staff wire agencies agency data based on for with by".split())  # noqa: SIM905
 _WORD = re.compile(r"[A-Za-z]+")
 #: Script and markup that scraped pages leave in the text: "var x = {...};", "<div>", "function(".
 _CODE = re.compile(r"\bvar\s+\w+\s*=|\bfunction\s*\(|</?[a-z]+[^>]*>|\w+\.\w+\(\s*['\"{]|[{}]\s*['\"]?\w+['\"]?\s*:")
@@ -53,30 +83,29 @@ def not_a_claim(text: str) -> str | None:
         return "no words"
     if _CODE.search(line) and sum(line.count(c) for c in "{}=;<>()") >= 3:
         return "page code, not prose"
-    match = _LINE.match(line)
-    if match is None:
-        return None
     lower = line.lower()
-    if lower.startswith("by "):
-        # A byline is short: "By Jane Doe and Ravi Patel, Staff Writers"; "By noon the river had risen" is a claim.
-        return (
-            "a byline" if len(words) <= 10 and not re.search(r"\b(?:had|has|was|were|is|are|will)\b", lower) else None
-        )
-    if "verif" in lower or "confirm" in lower or "corroborat" in lower:
-        return "a hedge: it says only whether the report was verified" if _only_hedge(lower) else None
-    if "comment" in lower:
-        return "an attribution: a request for comment"
-    if re.match(r"\s*(?:sources?|photo|image|video|file photo|credit)s?\s*:", lower):
-        return "an attribution: a source or credit line"
-    if re.match(r"\s*(?:additional\s+)?(?:reporting|writing|editing)\s+by", lower) or "contributed" in lower:
-        return "an attribution: a credit line"
-    if "rights reserved" in lower or lower.startswith("copyright") or lower.startswith("follow "):
-        return "boilerplate"
-    if re.search(r"\b(?:updated|corrected)\b", lower):
-        return "an editor's note"
-    if len(words) <= 8 and _DATELINE_MARK.search(line):
+    for why, pattern in _KINDS:
+        if pattern.match(line) is None:
+            continue
+        if why == "a byline":
+            # "By Jane Doe and Ravi Patel, Staff Writers"; "By noon the river had risen" is a claim.
+            return why if len(words) <= 10 and _VERBISH.search(line) is None else None
+        if why.startswith("a hedge"):
+            return why if _only_hedge(lower) else None
+        if why == "an attribution: a source or credit line":
+            return why if _credit(line.split(":", 1)[1]) else None
+        return why
+    if len(words) <= 8 and _DATELINE.match(line):
         return "a dateline"
     return None
+
+
+def _credit(rest: str) -> bool:
+    """What follows "Source:" or "Photo:" names who or where: a few words, or names and credit words only."""
+    words = _WORD.findall(rest)
+    if len(words) > _CREDIT_WORDS or _VERBISH.search(rest) is not None:
+        return False
+    return len(words) <= 3 or all(w[0].isupper() or w.lower() in _CREDIT_OK for w in words)
 
 
 #: Words a hedge line may carry besides the hedge itself: what is unverified, and by whom.
