@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from contra.domain import ClaimText, DatePrecision, DocumentIn, StoredClaim
-from contra.errors import InvalidInput, NotFound, StoreError
+from contra.errors import NotFound, StoreError
 from contra.index.lexical import Term, key_terms, match_expression, rarest
 
 LOG = logging.getLogger(__name__)
@@ -64,33 +64,39 @@ CREATE TABLE IF NOT EXISTS sources (
     outlet    TEXT NOT NULL DEFAULT ''
 ) STRICT;
 CREATE TABLE IF NOT EXISTS documents (
-    document_id TEXT PRIMARY KEY,
     source_id   TEXT NOT NULL REFERENCES sources (source_id),
+    document_id TEXT NOT NULL,
     url         TEXT NOT NULL DEFAULT '',
     published   TEXT,
-    ingested_at TEXT NOT NULL
+    ingested_at TEXT NOT NULL,
+    published_precision TEXT,
+    version_key BLOB,
+    PRIMARY KEY (source_id, document_id)
 ) STRICT;
-CREATE INDEX IF NOT EXISTS documents_by_source ON documents (source_id);
 CREATE TABLE IF NOT EXISTS claims (
     claim_id    INTEGER PRIMARY KEY AUTOINCREMENT,
     source_id   TEXT NOT NULL REFERENCES sources (source_id),
-    document_id TEXT NOT NULL REFERENCES documents (document_id),
+    document_id TEXT NOT NULL,
     span_start  INTEGER NOT NULL,
     span_end    INTEGER NOT NULL,
     text        TEXT NOT NULL,
     text_key    BLOB NOT NULL,
     copy_of     INTEGER,
     published   TEXT,
-    UNIQUE (source_id, text_key)
+    UNIQUE (source_id, text_key),
+    FOREIGN KEY (source_id, document_id) REFERENCES documents (source_id, document_id)
 ) STRICT;
-CREATE UNIQUE INDEX IF NOT EXISTS claims_indexed_by_text ON claims (text_key) WHERE copy_of IS NULL;
-CREATE INDEX IF NOT EXISTS claims_by_original ON claims (copy_of) WHERE copy_of IS NOT NULL;
-CREATE INDEX IF NOT EXISTS claims_by_document ON claims (document_id);
 CREATE TABLE IF NOT EXISTS vectors (
     claim_id INTEGER PRIMARY KEY REFERENCES claims (claim_id),
     vector   BLOB NOT NULL
 ) STRICT;
 """
+#: Indexes, created after ``_ensure_document_key`` has brought an older store's tables to this shape.
+_INDEXES = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS claims_indexed_by_text ON claims (text_key) WHERE copy_of IS NULL",
+    "CREATE INDEX IF NOT EXISTS claims_by_original ON claims (copy_of) WHERE copy_of IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS claims_by_document ON claims (source_id, document_id)",
+)
 # Vectors live in their own table so that scans of claim metadata (index start-up) do not read them.
 # ``published`` is the document's date, copied onto each claim for the same reason.
 
@@ -225,6 +231,7 @@ class ClaimStore:
             self._writer = self._connect()
             self._create_schema()
             self._ensure_versions()
+            self._ensure_document_key()
             self._ensure_lexical()
             self._reader = self._connect()
         except sqlite3.Error as exc:
@@ -278,6 +285,50 @@ class ClaimStore:
                 conn.execute("ALTER TABLE documents ADD COLUMN published_precision TEXT")
             if "version_key" not in columns:
                 conn.execute("ALTER TABLE documents ADD COLUMN version_key BLOB")
+
+    def _ensure_document_key(self) -> None:
+        """A document is (source, id): stores made when an id was unique across sources get their two
+        tables rebuilt with that key, in one transaction (claim ids, and so vectors and the index, stay)."""
+        pk = {row[1]: row[5] for row in self._writer.execute("PRAGMA table_info(documents)")}
+        if pk.get("source_id", 0) == 0:
+            self._writer.execute("PRAGMA foreign_keys=OFF")  # only outside a transaction; back on below
+            try:
+                with self._transaction() as conn:
+                    self._rebuild_with_document_key(conn)
+                    problems = conn.execute("PRAGMA foreign_key_check").fetchall()
+                    if problems:
+                        raise StoreError(f"rebuilding the document key left broken references: {problems[:5]}")
+            finally:
+                self._writer.execute("PRAGMA foreign_keys=ON")
+            LOG.info("claim store %s: documents are now keyed by (source, id)", self.path)
+        with self._transaction() as conn:
+            for statement in _INDEXES:
+                conn.execute(statement)
+
+    @staticmethod
+    def _rebuild_with_document_key(conn: sqlite3.Connection) -> None:
+        sequence = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'claims'").fetchone()
+        tables = [
+            s.strip()
+            for s in _SCHEMA.split(";")
+            if "CREATE TABLE IF NOT EXISTS documents" in s or "CREATE TABLE IF NOT EXISTS claims" in s
+        ]
+        for statement in tables:
+            conn.execute(
+                statement.replace("IF NOT EXISTS documents", "documents_keyed").replace(
+                    "IF NOT EXISTS claims", "claims_keyed"
+                )
+            )
+        doc_columns = "source_id, document_id, url, published, ingested_at, published_precision, version_key"
+        claim_columns = "claim_id, source_id, document_id, span_start, span_end, text, text_key, copy_of, published"
+        conn.execute(f"INSERT INTO documents_keyed ({doc_columns}) SELECT {doc_columns} FROM documents")
+        conn.execute(f"INSERT INTO claims_keyed ({claim_columns}) SELECT {claim_columns} FROM claims")
+        conn.execute("DROP TABLE claims")  # its full-text triggers go with it; _ensure_lexical makes them again
+        conn.execute("DROP TABLE documents")
+        conn.execute("ALTER TABLE documents_keyed RENAME TO documents")
+        conn.execute("ALTER TABLE claims_keyed RENAME TO claims")
+        if sequence is not None:  # AUTOINCREMENT never hands out an id again, also after the rebuild
+            conn.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'claims'", (int(sequence[0]),))
 
     def _ensure_lexical(self) -> None:
         """Create the full-text index if missing and back-fill it from the claims, in one transaction."""
@@ -360,7 +411,8 @@ class ClaimStore:
             (source_id, doc.source.outlet),
         )
         stored = conn.execute(
-            "SELECT source_id, version_key FROM documents WHERE document_id = ?", (document_id,)
+            "SELECT source_id, version_key FROM documents WHERE source_id = ? AND document_id = ?",
+            (source_id, document_id),
         ).fetchone()
         replaced: _Replaced | None = None
         if stored is None:
@@ -369,19 +421,20 @@ class ClaimStore:
                 "version_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (document_id, source_id, doc.url, published, now, precision, version),
             )
-        elif stored[0] != source_id:
-            raise InvalidInput("external_id", f"{document_id!r} already belongs to source {stored[0]!r}")
         elif stored[1] != version and not (stored[1] is None and self._all_stored(conn, source_id, doc_claims)):
             # Another version of the document: its claims go, in this transaction, before the new ones come.
-            replaced = self._remove_document_claims(conn, document_id)
+            replaced = self._remove_document_claims(conn, source_id, document_id)
             conn.execute(
                 "UPDATE documents SET url = ?, published = ?, published_precision = ?, ingested_at = ?, "
-                "version_key = ? WHERE document_id = ?",
-                (doc.url, published, precision, now, version, document_id),
+                "version_key = ? WHERE source_id = ? AND document_id = ?",
+                (doc.url, published, precision, now, version, source_id, document_id),
             )
         elif stored[1] is None:
             # Stored before versions were recorded, with these very claims: record this version.
-            conn.execute("UPDATE documents SET version_key = ? WHERE document_id = ?", (version, document_id))
+            conn.execute(
+                "UPDATE documents SET version_key = ? WHERE source_id = ? AND document_id = ?",
+                (version, source_id, document_id),
+            )
 
         claim_ids: list[int] = []
         new_ids: list[int] = []
@@ -444,26 +497,32 @@ class ClaimStore:
             for claim in doc_claims
         )
 
-    def _remove_document_claims(self, conn: sqlite3.Connection, document_id: str) -> _Replaced:
+    def _remove_document_claims(self, conn: sqlite3.Connection, source_id: str, document_id: str) -> _Replaced:
         """Delete one document's claims (its earlier version), promoting other sources' copies of them."""
+        key = (source_id, document_id)
         indexed = [
             int(row[0])
             for row in conn.execute(
-                "SELECT claim_id FROM claims WHERE document_id = ? AND copy_of IS NULL ORDER BY claim_id",
-                (document_id,),
+                "SELECT claim_id FROM claims WHERE source_id = ? AND document_id = ? AND copy_of IS NULL "
+                "ORDER BY claim_id",
+                key,
             )
         ]
-        count = int(conn.execute("SELECT COUNT(*) FROM claims WHERE document_id = ?", (document_id,)).fetchone()[0])
+        count = int(
+            conn.execute("SELECT COUNT(*) FROM claims WHERE source_id = ? AND document_id = ?", key).fetchone()[0]
+        )
         with_copies = conn.execute(
             "SELECT c.claim_id, MIN(k.claim_id) FROM claims c JOIN claims k ON k.copy_of = c.claim_id "
-            "WHERE c.document_id = ? AND c.copy_of IS NULL GROUP BY c.claim_id ORDER BY c.claim_id",
-            (document_id,),
+            "WHERE c.source_id = ? AND c.document_id = ? AND c.copy_of IS NULL GROUP BY c.claim_id ORDER BY c.claim_id",
+            key,
         ).fetchall()
         promoted = [self._promote(conn, int(original_id), int(copy_id)) for original_id, copy_id in with_copies]
         conn.execute(
-            "DELETE FROM vectors WHERE claim_id IN (SELECT claim_id FROM claims WHERE document_id = ?)", (document_id,)
+            "DELETE FROM vectors WHERE claim_id IN "
+            "(SELECT claim_id FROM claims WHERE source_id = ? AND document_id = ?)",
+            key,
         )
-        conn.execute("DELETE FROM claims WHERE document_id = ?", (document_id,))
+        conn.execute("DELETE FROM claims WHERE source_id = ? AND document_id = ?", key)
         LOG.info("document %r replaced: %d claims superseded, %d copies promoted", document_id, count, len(promoted))
         return _Replaced(claims=count, claim_ids=indexed, promoted_ids=promoted)
 
@@ -554,7 +613,8 @@ class ClaimStore:
                     "SELECT c.claim_id, c.text, c.source_id, c.document_id, c.span_start, c.span_end, s.outlet, "
                     "d.url, c.published, d.published_precision FROM claims c "
                     "JOIN sources s ON s.source_id = c.source_id "
-                    f"JOIN documents d ON d.document_id = c.document_id WHERE c.claim_id IN ({marks})",
+                    "JOIN documents d ON d.source_id = c.source_id AND d.document_id = c.document_id "
+                    f"WHERE c.claim_id IN ({marks})",
                     chunk,
                 ).fetchall()
                 for cid, text, source_id, document_id, start_, end, outlet, url, published, precision in rows:

@@ -13,7 +13,6 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-import grpc
 import pytest
 
 from contra.service import cli
@@ -113,13 +112,21 @@ def test_an_updated_story_replaces_its_claims_and_removes_the_conflict(
         assert bool(stub.Check(request, timeout=60).conflicts) is found, until
 
 
-def test_an_id_belongs_to_its_source(stub: contra_pb2_grpc.ContraServiceStub) -> None:
-    doc = pb.Document(source=pb.Source(source_id="owner-wire"), text="The owner wire filed this short report today.")
-    stub.Ingest(pb.IngestRequest(documents=[pb.Document(document_id="owned-1", source=doc.source, text=doc.text)]))
-    other = pb.Document(document_id="owned-1", source=pb.Source(source_id="other-wire"), text=doc.text)
-    with pytest.raises(grpc.RpcError) as info:
-        stub.Ingest(pb.IngestRequest(documents=[other]), timeout=60)
-    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "owned-1" in (info.value.details() or "")
+def test_two_sources_may_use_one_id(stub: contra_pb2_grpc.ContraServiceStub) -> None:
+    """A document is (source, id): another outlet's "owned-1" is its own document, and updating one of
+    them leaves the other as it was."""
+    mine = pb.Source(source_id="owner-wire")
+    theirs = pb.Source(source_id="other-wire")
+    first = pb.Document(document_id="owned-1", source=mine, text="The owner wire filed this short report today.")
+    other = pb.Document(document_id="owned-1", source=theirs, text="The other wire counted 40 boats in the harbour.")
+    stub.Ingest(pb.IngestRequest(documents=[first]), timeout=60)
+    [stored] = stub.Ingest(pb.IngestRequest(documents=[other]), timeout=60).documents
+    assert not stored.updated and len(stored.claim_ids) == 1
+    edited = pb.Document(document_id="owned-1", source=mine, text="The owner wire filed this longer report today.")
+    [update] = stub.Ingest(pb.IngestRequest(documents=[edited]), timeout=60).documents
+    assert update.updated and update.superseded == 1
+    [again] = stub.Ingest(pb.IngestRequest(documents=[other]), timeout=60).documents
+    assert not again.updated and again.claim_ids == stored.claim_ids  # untouched by the other source's update
 
 
 # -- 2. dates as feeds send them --------------------------------------------------------------------

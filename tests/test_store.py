@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from contra.domain import ClaimText, DatePrecision, DocumentIn, Source
-from contra.errors import InvalidInput, NotFound
+from contra.errors import NotFound
 from contra.index.store import ClaimStore, IngestedDocument, document_id_for
 
 DIM = 8
@@ -154,17 +154,11 @@ def test_copy_from_another_source_is_linked_not_indexed(store: ClaimStore, texts
     assert (stats["local"].documents, stats["local"].claims) == (1, 2)  # the source did publish it
 
 
-def test_external_id_of_another_source_is_rejected_atomically(store: ClaimStore, texts: Texts) -> None:
-    ingest(store, texts, make_doc("a", ["Claim from source a."], external_id="doc-1"))
-    before = store.counts()
-    with pytest.raises(InvalidInput, match="doc-1"):
-        ingest(
-            store,
-            texts,
-            make_doc("b", ["A fine new claim."]),
-            make_doc("b", ["Clashing document claim."], external_id="doc-1"),
-        )
-    assert store.counts() == before  # the first document of the failed call was rolled back too
+def test_one_external_id_under_two_sources_is_two_documents(store: ClaimStore, texts: Texts) -> None:
+    [a] = ingest(store, texts, make_doc("a", ["Claim from source a."], external_id="doc-1"))
+    [b] = ingest(store, texts, make_doc("b", ["Claim from source b."], external_id="doc-1"))
+    assert not b.updated and b.new_claim_ids and store.counts() == (2, 2, 2)
+    assert {c.source_id for c in store.get_claims([*a.claim_ids, *b.claim_ids]).values()} == {"a", "b"}
 
 
 def test_bad_vectors_fail_before_anything_is_written(store: ClaimStore, texts: Texts) -> None:
@@ -341,6 +335,41 @@ def test_precision_of_the_publish_date_is_kept(store: ClaimStore, texts: Texts) 
     claim = store.get_claims(result.claim_ids)[result.claim_ids[0]]
     assert (claim.published, claim.published_precision) == (dt.date(2025, 5, 1), DatePrecision.MONTH)
     assert claim.exact_published is None
+
+
+def test_a_store_keyed_by_id_alone_is_rebuilt_with_source_and_id(tmp_path: Path, texts: Texts) -> None:
+    """A store from before (source, id) keys: the tables are rebuilt on open, claim ids and the id
+    sequence kept, and then two sources can use one id."""
+    path = tmp_path / "claims.sqlite3"
+    store = ClaimStore(path, DIM)
+    [a] = ingest(store, texts, make_doc("wire", ["A harbour story filed early.", "A second line."], external_id="d1"))
+    [b] = ingest(store, texts, make_doc("post", ["A post story filed later."], external_id="d2"))
+    store.delete_source("post")  # the id sequence is ahead of the largest stored id now
+    store.close()
+    with sqlite3.connect(path) as conn:  # the tables as an older contra made them
+        conn.executescript(
+            """
+            PRAGMA foreign_keys=OFF;
+            CREATE TABLE documents_old (document_id TEXT PRIMARY KEY, source_id TEXT NOT NULL REFERENCES sources
+                (source_id), url TEXT NOT NULL DEFAULT '', published TEXT, ingested_at TEXT NOT NULL,
+                published_precision TEXT, version_key BLOB) STRICT;
+            INSERT INTO documents_old SELECT document_id, source_id, url, published, ingested_at,
+                published_precision, version_key FROM documents;
+            DROP TABLE documents;
+            ALTER TABLE documents_old RENAME TO documents;
+            """
+        )
+        assert [r[1] for r in conn.execute("PRAGMA table_info(documents)") if r[5]] == ["document_id"]
+    store = ClaimStore(path, DIM)
+    try:
+        assert sorted(store.get_claims(a.claim_ids)) == sorted(a.claim_ids)
+        [same_id] = ingest(store, texts, make_doc("post", ["Another outlet's story under d1."], external_id="d1"))
+        assert not same_id.updated and min(same_id.new_claim_ids) > max(b.claim_ids)  # ids never reused
+        assert sorted(store.get_claims(a.claim_ids)) == sorted(a.claim_ids)  # wire's d1 untouched
+        [update] = ingest(store, texts, make_doc("wire", ["The harbour story, corrected."], external_id="d1"))
+        assert update.updated and update.superseded == 2 and store.get_claims(same_id.claim_ids)
+    finally:
+        store.close()
 
 
 def test_a_store_from_before_versions_opens_and_updates(tmp_path: Path, texts: Texts) -> None:
