@@ -62,6 +62,7 @@ SIGNS: dict[str, int] = {
     "nli_contradiction_min": 1,
     "nli_entailment": -1,
     "figure_conflict": 1,
+    "figure_conflict_weak_parallel": 1,
     "figure_agreements": -1,
     "denial_flip": 1,
     "denies_shared_predicate": 1,

@@ -12,6 +12,10 @@ folds are never drawn by row, so two pairs about one claim always sit in one fol
   cosine >= ``Settings.min_similarity``); a body is flagged when any of its sentence pairs is, and its
   score is the maximum.
 * ``claimdiff``: two outlets' claims on one topic, none a contradiction: the realistic false-alarm rate.
+* ``within-article``: two sentences of one FNC-1 article body that the Check pipeline would pair (cosine
+  >= ``min_similarity``), up to ``WITHIN_PER_BODY`` per body: one outlet does not contradict itself, so these
+  are compatible pairs of one story that date different events, count different things and negate other
+  predicates, the shape of most false alarms among dozens of outlets' sentences about one story.
 * ``handwritten``: ``tests/data/pairs.jsonl`` (one more group, ``handwritten``, and its own folds by id).
 
 NLI outputs are cached on disk per (model file hash, premise, hypothesis) and embeddings per (embedder,
@@ -49,7 +53,9 @@ from contra.service.models.nli import NLIModel
 REPO = Path(__file__).resolve().parent.parent
 CACHE_DIR = REPO / "var" / "news-eval"
 HANDWRITTEN = REPO / "tests" / "data" / "pairs.jsonl"
-SETS = ("emergent", "fnc1", "claimdiff", "handwritten")
+SETS = ("emergent", "fnc1", "claimdiff", "within-article", "handwritten")
+#: Sentence pairs taken per article body for the within-article set.
+WITHIN_PER_BODY = 8
 
 
 @dataclass(slots=True)
@@ -234,6 +240,40 @@ def claimdiff_set(emb: DiskCachedEmbedder) -> NewsSet:
     )
 
 
+def within_article_set(emb: DiskCachedEmbedder, min_similarity: float) -> NewsSet:
+    """Pairs of sentences of one article body (no conflicts), grouped by the body's claim."""
+    import random
+
+    bodies = newsdata.fnc_bodies()
+    group_of: dict[str, str] = {}
+    for r in newsdata.fnc_stances():
+        if r.stance in ("agree", "disagree") and newsdata.role_of(r.group) == "judge":
+            group_of.setdefault(r.body_id, r.group)
+    rng = random.Random(0)
+    raw: list[tuple[str, str]] = []
+    groups: list[str] = []
+    for body in sorted(group_of):
+        sentences = [c.text for c in split_claims(bodies[body])]
+        pairs = [(a, b) for i, a in enumerate(sentences) for b in sentences[i + 1 :] if a != b]
+        if not pairs:
+            continue
+        sims = cosines(emb, pairs)
+        close = [p for p, sim in zip(pairs, sims, strict=True) if sim >= min_similarity]
+        rng.shuffle(close)
+        for p in close[:WITHIN_PER_BODY]:
+            raw.append(p)
+            groups.append(group_of[body])
+    sims = cosines(emb, raw)
+    return NewsSet(
+        "within-article",
+        [PairInput(a, b, similarity=sim) for (a, b), sim in zip(raw, sims, strict=True)],
+        np.arange(len(raw)),
+        np.zeros(len(raw), dtype=bool),
+        groups,
+        np.array([newsdata.fold_of(g) for g in groups]),
+    )
+
+
 def handwritten_set(emb: DiskCachedEmbedder, path: Path = HANDWRITTEN) -> NewsSet:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     sims = cosines(emb, [(r["a"], r["b"]) for r in rows])
@@ -264,6 +304,8 @@ def load_sets(settings: Settings, judge: Judge, emb: DiskCachedEmbedder, names: 
             s = fnc_set(emb, settings.min_similarity)
         elif name == "claimdiff":
             s = claimdiff_set(emb)
+        elif name == "within-article":
+            s = within_article_set(emb, settings.min_similarity)
         else:
             s = handwritten_set(emb)
         s.evidence = judge.evidence(s.pairs)

@@ -25,7 +25,7 @@ DEFAULT_CALIBRATION = REPO_ROOT / "models" / "judge-calibration.json"
 #: Changing them means refitting: ``make fit-judge``.
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "nli": ("nli_contradiction", "nli_contradiction_min", "nli_entailment"),
-    "figures": ("figure_conflict", "figure_agreements"),
+    "figures": ("figure_conflict", "figure_conflict_weak_parallel", "figure_agreements"),
     "stance_cues": ("denial_flip", "denies_shared_predicate", "debunk_flip", "opposites"),
     "same_event": ("entity_mismatch", "stale"),
 }

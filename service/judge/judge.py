@@ -92,7 +92,17 @@ class PairEvidence:
             "nli_contradiction": (con[0] + con[1]) / 2.0,
             "nli_contradiction_min": min(con),
             "nli_entailment": ent,
-            "figure_conflict": finding.confidence if finding is not None else 0.0,
+            # A clash the figures check is unsure of (two dates of a timeline, figures matched by position
+            # only) is no evidence: below SURE_FIGURE it is left out, as the check itself does not report it.
+            "figure_conflict": finding.confidence if finding is not None and finding.confidence >= SURE_FIGURE else 0.0,
+            # A weak clash counts where the two claims are parallel (word overlap): one sentence reworded
+            # ("12 killed" / "30 killed"). Weakly matched dates only where most words are shared: a story dates
+            # many events, and two of its sentences with different dates are a timeline, not a conflict.
+            "figure_conflict_weak_parallel": finding.confidence * event.content_overlap
+            if finding is not None
+            and finding.confidence < SURE_FIGURE
+            and (finding.kind is not ConflictKind.DATE or event.content_overlap >= PARALLEL)
+            else 0.0,
             "figure_agreements": float(min(self.figures.agreements, 3)),
             "denial_flip": float(self.cues.denial_flip),
             "denies_shared_predicate": float(self.denies_shared),
@@ -278,6 +288,11 @@ class Judge:
         return Verdict(label=label, kind=None, score=p_con, explanation=_agreement_explanation(label), nli=nli)
 
 
+#: The least confidence of a figure clash that counts as evidence (``numbers.py``: a match by position
+#: alone, e.g. each claim's only date, stays below it).
+SURE_FIGURE = 0.5
+#: Word overlap (share of the shorter claim's content words) above which two claims are one sentence reworded.
+PARALLEL = 0.5
 #: The score a pair may have at most when a rule rules it out (one side is not a claim).
 _CAP = 0.05
 

@@ -237,12 +237,18 @@ class _Pair:
         sole = 0.5 if self._sole(x, y) else 0.0
         kinds = {x.kind, y.kind}
         if kinds == {FigureKind.DATE}:
-            # Shared context words or being the only date on each side, whichever says more: two reports of
-            # one event word its context differently ("sank near the port" / "went down on the lake").
-            return max(0.9 * shared, 0.75 if sole else 0.4)
+            # A story dates many events ("On April 26 the general reported ...", "Putin said on April 30 ..."):
+            # two dates are one event's only when the words around them share something, or their verbs
+            # name one event in other words ("sank on Tuesday" / "went down on Monday"). Being each side's
+            # only date is weak evidence: a timeline gives every sentence its own.
+            if _same_dated_event(x, y):
+                return max(0.9 * shared, 0.75)
+            return 0.4 if sole else 0.3
         if kinds == {FigureKind.TIME}:
             # "left at 7 a.m." / "departed at 9:30 a.m.": one clock time on each side of one event's story
-            return (0.9 * shared or (0.75 if sole else 0.0)) * _lead_factor(x, y, _SYNONYM_LEADS)
+            if _same_dated_event(x, y):
+                return max(0.9 * shared, 0.75)
+            return 0.4 if sole else 0.0
         if kinds == {FigureKind.YEAR} or kinds == {FigureKind.YEAR, FigureKind.DATE}:
             return _noun_match(x, y, 0.8 * shared or sole)
         if kinds == {FigureKind.PERIOD}:
@@ -405,7 +411,7 @@ def _noun_match(x: Figure, y: Figure, without_noun: float) -> float:
 _SYNONYM_LEADS: tuple[frozenset[str], ...] = (
     frozenset({"left", "departed", "set", "sailed", "took", "departure", "leave", "depart", "off"}),
     frozenset({"arrived", "landed", "reached", "docked", "arrival", "arrive"}),
-    frozenset({"sank", "capsized", "overturned", "went", "down", "sinking", "capsizing", "sink", "capsize"}),
+    frozenset({"sank", "capsized", "overturned", "sinking", "capsizing", "sink", "capsize", "foundered", "went"}),
     frozenset({"began", "started", "opened", "start", "begin", "open", "kicked"}),
     frozenset({"ended", "closed", "finished", "end", "close", "finish"}),
     frozenset({"struck", "hit", "happened", "occurred", "took", "place", "exploded", "erupted"}),
@@ -419,6 +425,20 @@ def _lead_factor(x: Figure, y: Figure, synonyms: tuple[frozenset[str], ...] = ()
             return 1.0
         return 0.6
     return 1.0
+
+
+def _same_dated_event(x: Figure, y: Figure) -> bool:
+    """Two dates or times belong to one event when the words around them share two or more words ("Kadyrov
+    reported on April 30 that Ukrainian forces ..." / "... reported on May 2 that Ukrainian forces ..."), or
+    their verbs name one event ("sank on Tuesday" / "went down on Monday"). One shared word is not enough in
+    a story that dates many events ("the chief of the general staff on April 26" / "the army chief on Thursday")."""
+    return len(x.context & y.context) >= 2 or _same_event_verbs(x, y)
+
+
+def _same_event_verbs(x: Figure, y: Figure) -> bool:
+    """The words around two figures include verbs that news copy uses for one event ("left" / "departed")."""
+    wx, wy = x.context | {x.lead}, y.context | {y.lead}
+    return any(group & wx and group & wy for group in _SYNONYM_LEADS)
 
 
 def _clock_interval(f: Figure) -> tuple[float, float]:

@@ -39,6 +39,8 @@ class _Tok:
     start: int
     end: int
     word: str  # lower-cased, apostrophe normalised
+    #: Written with a capital: a name, never the predicate a negation governs ("No *North* Korean troops").
+    cap: bool = False
 
     @property
     def stem(self) -> str:
@@ -46,7 +48,10 @@ class _Tok:
 
 
 def _tokens(text: str) -> list[_Tok]:
-    return [_Tok(m.start(), m.end(), m.group().lower().replace("’", "'")) for m in _TOKEN.finditer(text)]
+    return [
+        _Tok(m.start(), m.end(), m.group().lower().replace("’", "'"), m.group()[0].isupper())
+        for m in _TOKEN.finditer(text)
+    ]
 
 
 def _is_negation(tokens: list[_Tok], i: int) -> bool:
@@ -60,17 +65,50 @@ def _is_negation(tokens: list[_Tok], i: int) -> bool:
     return w in _NEGATION
 
 
+#: Negations that govern a noun phrase or a clause, not a verb: what they negate is the clause's verb
+#: ("*No* North Korean troops *took* part", "*denied* that the operation had been *completed*").
+_CLAUSAL = frozenset("no none neither nor".split())  # noqa: SIM905
+_DENIAL_VERB = ("deni", "deny", "reject", "refus", "dismiss", "disput")
+_AUXILIARY = frozenset("be been being was were is are am has have had will would could should may might".split())  # noqa: SIM905
+_IRREGULAR_PAST = frozenset(
+    """took went came made held fought left gave got saw won lost sent struck hit shot paid found kept ran began
+    built brought bought told sank fell rose grew met led spent sold flew""".split()  # noqa: SIM905
+)
+
+
+def _verb_like(tokens: list[_Tok], j: int) -> bool:
+    w = tokens[j].word
+    after_aux = j > 0 and tokens[j - 1].word in _AUXILIARY
+    return not tokens[j].cap and (
+        (w.endswith("ed") and len(w) > 4) or w in _IRREGULAR_PAST or (after_aux and w not in _FILLER)
+    )
+
+
 def _predicate(tokens: list[_Tok], i: int, window: int = 5) -> int | None:
-    """The first content word after token ``i`` (what the negation at ``i`` governs), within ``window``."""
+    """What the negation at token ``i`` governs: the first content word after it within ``window``, or,
+    for a negated noun phrase or a denial, the verb of the clause it negates (within 8 words)."""
+    w = tokens[i].word
+    if w in _CLAUSAL or w.startswith(_DENIAL_VERB):
+        for j in range(i + 1, min(len(tokens), i + 9)):
+            if _verb_like(tokens, j):
+                return j
     for j in range(i + 1, min(len(tokens), i + 1 + window)):
-        if tokens[j].word not in _FILLER and not _is_negation(tokens, j):
+        if tokens[j].word not in _FILLER and not _is_negation(tokens, j) and not tokens[j].cap:
             return j
     return None
 
 
-def _find(tokens: list[_Tok], stem: str) -> int | None:
+def _same_word(x: str, y: str) -> bool:
+    """One word in two forms: "arrest" / "arrested", "completion" / "completed" (not "complexity")."""
+    if x[:7] == y[:7] and min(len(x), len(y)) >= 3:
+        return True
+    short, long = sorted((x, y), key=len)
+    return len(short) >= 4 and long.startswith(short)
+
+
+def _find(tokens: list[_Tok], word: str) -> int | None:
     for k, t in enumerate(tokens):
-        if t.stem == stem and len(t.word) >= 3:
+        if _same_word(t.word, word):
             return k
     return None
 
@@ -97,7 +135,7 @@ def _negated(neg: list[_Tok], other: list[_Tok]) -> tuple[Span | None, Span | No
         j = _predicate(neg, i)
         if j is None:
             continue
-        k = _find(other, neg[j].stem)
+        k = _find(other, neg[j].word)
         # A negation whose predicate the other claim repeats is the one in conflict; else the first one.
         rank = 0 if k is not None else 1
         span_other = Span(other[k].start, other[k].end) if k is not None else None
@@ -168,6 +206,6 @@ def denies_shared_predicate(a: str, b: str) -> bool:
     for i in range(len(neg)):
         if _is_negation(neg, i) and neg[i].word not in other_words:
             j = _predicate(neg, i)
-            if j is not None and _find(other, neg[j].stem) is not None:
+            if j is not None and _find(other, neg[j].word) is not None:
                 return True
     return False
