@@ -255,6 +255,8 @@ class Variant:
     name: str
     settings: RetrievalSettings
     dense_only: bool = False
+    #: Searched as before this change: no text lookup, so copies of the query are dropped after the cut.
+    as_before: bool = False
 
 
 #: Each technique on its own, over the settings as they were before (name, changed settings).
@@ -267,8 +269,21 @@ TECHNIQUES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("stance cue .1 (pool 60)", {"stance_bonus": 0.1, "pool_k": 60}),
     ("story 5 + stance cue .1 (pool 60)", {"story": 5, "stance_bonus": 0.1, "pool_k": 60}),
     ("lexical quota 5", {"other_quota": 5}),
+    ("story+cue, no lexical", {"story": 5, "stance_bonus": 0.1, "pool_k": 60, "lexical_k": 0}),
     ("story+cue, quota 5", {"story": 5, "stance_bonus": 0.1, "pool_k": 60, "other_quota": 5}),
     ("story+cue, quota 3", {"story": 5, "stance_bonus": 0.1, "pool_k": 60, "other_quota": 3}),
+    (
+        "story+cue, quota 3, floor .2",
+        {"story": 5, "stance_bonus": 0.1, "pool_k": 60, "other_quota": 3, "min_similarity": 0.2},
+    ),
+    (
+        "story+cue, no lexical, floor .2",
+        {"story": 5, "stance_bonus": 0.1, "pool_k": 60, "lexical_k": 0, "min_similarity": 0.2},
+    ),
+    (
+        "story+cue .2, quota 3, floor .2",
+        {"story": 5, "stance_bonus": 0.2, "pool_k": 60, "other_quota": 3, "min_similarity": 0.2},
+    ),
 )
 
 
@@ -278,8 +293,9 @@ def variants(base: RetrievalSettings) -> list[Variant]:
     before = RetrievalSettings(top_k=20, min_similarity=0.35, lexical_k=20, lexical_min_similarity=0.15)
     plain = dataclasses.replace(before, lexical_k=0, min_similarity=-1.0)
     out = [
-        Variant("dense (plain)", plain, dense_only=True),
-        Variant("before: dense+lexical", before),
+        Variant("dense (plain)", plain, dense_only=True, as_before=True),
+        Variant("before: dense+lexical", before, as_before=True),
+        Variant("copies dropped before the cut", before),
     ]
     for name, change in TECHNIQUES:
         out.append(Variant(name, dataclasses.replace(before, **change)))
@@ -314,7 +330,7 @@ def measure(
         lambda ids: vectors[ids],
         variant.settings,
         embed=embed,
-        texts_by_id=lambda ids: [corpus.texts[i] for i in ids],
+        texts_by_id=None if variant.as_before else (lambda ids: {int(i): corpus.texts[i] for i in ids}),
     )
     by_group: dict[str, list[Query]] = collections.defaultdict(list)
     for q in corpus.queries:
