@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 PROTO_SRC := proto/contra/v1/contra.proto
 PROTO_OUT := src/contra/v1/contra_pb2.py
 
-.PHONY: all setup embedder browser run test test-load lint proto train-nli eval-nli eval eval-news fit-judge bench bench-index bench-compare clean
+.PHONY: all setup embedder browser run test test-load lint proto train-nli eval-nli eval eval-news fit-judge eval-retrieval bench bench-index bench-compare clean
 
 all: setup
 
@@ -99,6 +99,11 @@ eval-news: setup embedder
 # Refit the judge's calibration on real news (grouped CV); re-run after the NLI model changes.
 fit-judge: setup embedder
 	cd bench && ../$(PY) fit_judge.py
+
+# Candidate recall of conflicting and agreeing partners on real outlets (Emergent, ClaimDiff, FNC-1), through
+# CandidateSearch; plain dense search is the baseline in the same run (docs/retrieval.md).
+eval-retrieval: setup embedder
+	$(PY) bench/eval_retrieval.py --json var/eval-retrieval/last.json
 
 # The service against a naive baseline of the same parts: ingest rate, Check latency at 1/8/32 clients.
 bench: setup embedder

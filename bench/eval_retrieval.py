@@ -21,8 +21,9 @@ copy) is dropped as ``Detector.candidates`` drops it:
 
 Reported per corpus and per retrieval variant: recall of conflicting and agreeing partners at k = 5, 10,
 20, 50 (each k its own search: fusion depends on depth), candidates per claim at k = 20, and the cost per
-query in ms (search only; extra embedded query texts are counted in their own column and priced by the
-embedder's measured ms/text). The first variant is plain dense search, measured in the same run.
+query in ms (the search alone: the claim's own vector is embedded once either way). The first variant is
+plain dense search, measured in the same run; the second is the retrieval settings as they were before
+the re-ranking (dense + lexical, RRF), the last the settings' defaults, which Check and compare use.
 
 Vectors are computed once with the int8 ONNX embedder and cached under ``var/eval-retrieval/``.
 
@@ -199,7 +200,7 @@ def fnc1(embed: Callable[[Sequence[str]], np.ndarray]) -> Corpus:
 
 
 class CachedEmbedder:
-    """The int8 ONNX embedder with a vector cache on disk, keyed by text; also clocks ms per text."""
+    """The int8 ONNX embedder with a vector cache on disk, keyed by text."""
 
     def __init__(self) -> None:
         from contra.service.models.loading import load_embedder
@@ -212,33 +213,19 @@ class CachedEmbedder:
             with np.load(self.path, allow_pickle=False) as saved:
                 self.known = dict(zip(saved["texts"].tolist(), saved["vectors"], strict=True))
         self.fresh = 0
-        self.seconds = 0.0
-        self.computed = 0
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         missing = sorted({t for t in texts if t not in self.known})
         if missing:
-            start = time.perf_counter()
             for begin in range(0, len(missing), 512):
                 chunk = missing[begin : begin + 512]
                 self.known.update(zip(chunk, self.model.embed(chunk), strict=True))
-            self.seconds += time.perf_counter() - start
-            self.computed += len(missing)
             self.fresh += len(missing)
             if self.fresh > 2000:
                 self.save()
         if not texts:
             return np.zeros((0, self.model.dimension), dtype=np.float32)
         return np.vstack([self.known[t] for t in texts]).astype(np.float32)
-
-    def ms_per_text(self) -> float:
-        """Measured in this run on 64 texts of the cache when nothing had to be computed."""
-        if self.computed >= 64:
-            return self.seconds / self.computed * 1000
-        sample = list(self.known)[:64]
-        start = time.perf_counter()
-        self.model.embed(sample)
-        return (time.perf_counter() - start) / len(sample) * 1000
 
     def save(self) -> None:
         if self.fresh:
@@ -259,38 +246,22 @@ class Variant:
     as_before: bool = False
 
 
-#: Each technique on its own, over the settings as they were before (name, changed settings).
+#: Each technique on its own over the settings as they were before this change, then pairs of them.
 TECHNIQUES: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("pool 60 -> 20", {"pool_k": 60}),
-    ("names 20", {"name_k": 20}),
-    ("denial query", {"denial": True}),
-    ("clause queries", {"clauses": True}),
-    ("story 5 (pool 60)", {"story": 5, "pool_k": 60}),
-    ("stance cue .1 (pool 60)", {"stance_bonus": 0.1, "pool_k": 60}),
-    ("story 5 + stance cue .1 (pool 60)", {"story": 5, "stance_bonus": 0.1, "pool_k": 60}),
-    ("lexical quota 5", {"other_quota": 5}),
-    ("story+cue, no lexical", {"story": 5, "stance_bonus": 0.1, "pool_k": 60, "lexical_k": 0}),
-    ("story+cue, quota 5", {"story": 5, "stance_bonus": 0.1, "pool_k": 60, "other_quota": 5}),
-    ("story+cue, quota 3", {"story": 5, "stance_bonus": 0.1, "pool_k": 60, "other_quota": 3}),
-    (
-        "story+cue, quota 3, floor .2",
-        {"story": 5, "stance_bonus": 0.1, "pool_k": 60, "other_quota": 3, "min_similarity": 0.2},
-    ),
-    (
-        "story+cue, no lexical, floor .2",
-        {"story": 5, "stance_bonus": 0.1, "pool_k": 60, "lexical_k": 0, "min_similarity": 0.2},
-    ),
-    (
-        "story+cue .2, quota 3, floor .2",
-        {"story": 5, "stance_bonus": 0.2, "pool_k": 60, "other_quota": 3, "min_similarity": 0.2},
-    ),
+    ("pool 60 (no re-rank)", {"pool_k": 60}),
+    ("story re-rank (pool 60)", {"pool_k": 60, "story": 5}),
+    ("stance cue (pool 60)", {"pool_k": 60, "stance_bonus": 0.1}),
+    ("lexical quota 3", {"lexical_quota": 3}),
+    ("story + cue (pool 60)", {"pool_k": 60, "story": 5, "stance_bonus": 0.1}),
+    ("story + cue, no lexical", {"pool_k": 60, "story": 5, "stance_bonus": 0.1, "lexical_k": 0}),
 )
 
 
 def variants(base: RetrievalSettings) -> list[Variant]:
-    """Plain dense search first (the baseline), then today's defaults before this change, then each
-    technique on its own over those defaults, then the settings' defaults."""
-    before = RetrievalSettings(top_k=20, min_similarity=0.35, lexical_k=20, lexical_min_similarity=0.15)
+    """Plain dense search first (the baseline), then the settings as they were before this change, then
+    each technique, then the settings' defaults (what Check and compare now use)."""
+    off = {"pool_k": 0, "story": 0, "stance_bonus": 0.0, "lexical_quota": 0}
+    before = dataclasses.replace(RetrievalSettings(), top_k=20, min_similarity=0.35, lexical_k=20, **off)
     plain = dataclasses.replace(before, lexical_k=0, min_similarity=-1.0)
     out = [
         Variant("dense (plain)", plain, dense_only=True, as_before=True),
@@ -299,7 +270,7 @@ def variants(base: RetrievalSettings) -> list[Variant]:
     ]
     for name, change in TECHNIQUES:
         out.append(Variant(name, dataclasses.replace(before, **change)))
-    out.append(Variant("defaults", base))
+    out.append(Variant("defaults (now)", base))
     return out
 
 
@@ -308,12 +279,9 @@ class Outcome:
     recall: dict[str, dict[int, float]]
     candidates: float
     ms: float
-    extra_texts: float
 
 
-def measure(
-    corpus: Corpus, vectors: np.ndarray, variant: Variant, embed: Callable[[Sequence[str]], np.ndarray]
-) -> Outcome:
+def measure(corpus: Corpus, vectors: np.ndarray, variant: Variant) -> Outcome:
     index = create_index(IndexKind.FLAT, vectors.shape[1], len(corpus.texts))
     index.add(
         VectorBatch(
@@ -329,7 +297,6 @@ def measure(
         lexical,
         lambda ids: vectors[ids],
         variant.settings,
-        embed=embed,
         texts_by_id=None if variant.as_before else (lambda ids: {int(i): corpus.texts[i] for i in ids}),
     )
     by_group: dict[str, list[Query]] = collections.defaultdict(list)
@@ -338,18 +305,14 @@ def measure(
     found: dict[str, dict[int, list[bool]]] = {"conflicting": {k: [] for k in KS}, "agreeing": {k: [] for k in KS}}
     sizes: list[int] = []
     seconds = 0.0
-    extra = 0
     norm = [_norm(t) for t in corpus.texts]
     for k in KS:
         for group in sorted(by_group):
             queries = by_group[group]
             texts = [corpus.texts[q.row] for q in queries]
-            dates = [corpus.dates[q.row] for q in queries]
             start = time.perf_counter()
-            rows = search.search(texts, vectors[[q.row for q in queries]], SearchFilter(exclude_source=group), k, dates)
+            rows = search.search(texts, vectors[[q.row for q in queries]], SearchFilter(exclude_source=group), k)
             seconds += time.perf_counter() - start
-            if k == 20:
-                extra += search.last_extra_texts
             for q, row in zip(queries, rows, strict=True):
                 got = {cid for cid, _ in row if norm[cid] != norm[q.row]}
                 if k == 20:
@@ -365,7 +328,6 @@ def measure(
         },
         candidates=float(np.mean(sizes)) if sizes else 0.0,
         ms=seconds / n * 1000,
-        extra_texts=extra / max(len(corpus.queries), 1),
     )
 
 
@@ -403,24 +365,20 @@ def main() -> None:
         for kind in ("conflicting", "agreeing"):
             for k in KS:
                 table.add_column(f"{kind[:4]}@{k}", justify="right")
-        for col in ("cand/claim @20", "ms/query", "+texts/query"):
+        for col in ("cand/claim @20", "ms/query"):
             table.add_column(col, justify="right")
         payload["corpora"][name] = {}
         for variant in chosen:
-            out = measure(corpus, vectors, variant, embed)
-            embed.save()
+            out = measure(corpus, vectors, variant)
             table.add_row(
                 variant.name,
                 *[f"{out.recall[kind][k]:.3f}" for kind in ("conflicting", "agreeing") for k in KS],
                 f"{out.candidates:.1f}",
                 f"{out.ms:.2f}",
-                f"{out.extra_texts:.2f}",
             )
             payload["corpora"][name][variant.name] = dataclasses.asdict(out)
         console.print(table)
-    ms_text = embed.ms_per_text()
-    console.print(f"machine: {machine}; embedder {embed.model.name}: {ms_text:.1f} ms per extra query text")
-    payload["embed_ms_per_text"] = ms_text
+    console.print(f"machine: {machine}; embedder {embed.model.name}")
     embed.save()
     if args.json:
         args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")

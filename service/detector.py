@@ -7,6 +7,7 @@ the CLI calls it in-process, so both get the same behaviour.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -75,6 +76,7 @@ class Detector:
         lexical_k: int = 20,
         lexical_min_similarity: float = 0.15,
         judge_all_candidates: bool = False,
+        retrieval: RetrievalSettings | None = None,
     ) -> None:
         self.embedder = embedder
         self.store = store
@@ -87,6 +89,8 @@ class Detector:
         self.lexical_k = lexical_k
         self.lexical_min_similarity = lexical_min_similarity
         self.judge_all_candidates = judge_all_candidates
+        #: The rest of the retrieval settings (pool, re-ranking); top_k and the floors above take precedence.
+        self.retrieval_settings = retrieval or RetrievalSettings()
         # The store commits and the index update must happen in one order for every writer.
         self._write_lock = threading.Lock()
 
@@ -201,8 +205,20 @@ class Detector:
 
     def retrieval(self) -> CandidateSearch:
         """The candidate search over this detector's index and store, with its current settings."""
-        settings = RetrievalSettings(self.top_k, self.min_similarity, self.lexical_k, self.lexical_min_similarity)
-        return CandidateSearch(self.index, self.store, self.store.vectors_by_id, settings, self._write_lock)
+        settings = dataclasses.replace(
+            self.retrieval_settings,
+            top_k=self.top_k,
+            min_similarity=self.min_similarity,
+            lexical_k=self.lexical_k,
+            lexical_min_similarity=self.lexical_min_similarity,
+        )
+        return CandidateSearch(
+            self.index, self.store, self.store.vectors_by_id, settings, self._write_lock, self._stored_texts
+        )
+
+    def _stored_texts(self, ids: Sequence[int]) -> dict[int, str]:
+        """Texts of stored claims, for the candidate search's re-ranking (called under the write lock)."""
+        return {cid: claim.text for cid, claim in self.store.get_claims(ids).items()}
 
     def judge_pair(self, a: str, b: str, a_date: dt.date | None = None, b_date: dt.date | None = None) -> Verdict:
         validate.text("a", a, self.limits.max_claim_chars)

@@ -6,11 +6,13 @@ dense nearest neighbours above ``min_similarity``, BM25 hits on the claim's rare
 words above ``lexical_min_similarity`` (with their real cosine, which the judge reads), fused by
 reciprocal rank.
 
-The two sides of a real conflict are written by opposite parties, in different words: the conflicting
-report ranks below the many reports that repeat the claim. The optional parts below widen the net for it
-(measured one by one by ``make eval-retrieval``, see docs/retrieval.md): a deeper pool cut back to
-``top_k`` by the fused rank, a lexical query on the claim's names alone, a denial of the claim and the
-clauses of a long claim searched beside it, a publish-time window around the query's date.
+The two sides of a real conflict are written by opposite parties, in different words: when many outlets
+repeat a claim, its denial ranks below all the repetitions and falls out of the first ``top_k``. So the
+dense search fetches a deeper pool (``pool_k``) and re-ranks it before the cut: by closeness to the
+claim's story (the claim plus its first hits) as well as to the claim, and with a bonus for a candidate
+whose stance cues oppose the claim's (a denial on one side only, opposite news verbs). Lexical hits the
+pool lacks keep a few places (``lexical_quota``). Measured on real outlets by ``make eval-retrieval``;
+see docs/retrieval.md.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import re
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -27,8 +29,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from contra.index import ClaimIndex, SearchFilter
-from contra.index.lexical import TermKind, key_terms
-from contra.service.judge.polarity import polarity
+
+# The judge's stance lexicons, read rather than copied (retrieval must see a denial where the judge does).
+from contra.service.judge import polarity as judge_polarity
 
 
 class LexicalSource(Protocol):
@@ -51,37 +54,26 @@ class VectorLookup(Protocol):
     def __call__(self, ids: np.ndarray) -> np.ndarray: ...
 
 
-Embed = Callable[[Sequence[str]], np.ndarray]
-
-
 @dataclass(frozen=True, slots=True)
 class RetrievalSettings:
     top_k: int = 20
     min_similarity: float = 0.35
     lexical_k: int = 20
     lexical_min_similarity: float = 0.15
-    #: The dense search fetches this many before the fused list is cut back to ``top_k`` (0 or <= top_k: no cut).
-    pool_k: int = 0
-    #: Hits of a second lexical query made of the claim's names and numbers only (0 = off).
-    name_k: int = 0
-    #: Search a denial of the claim beside the claim itself (one more embedded text per claim).
-    denial: bool = False
-    #: Search the clauses of a long claim beside the claim itself (more embedded texts per long claim).
-    clauses: bool = False
-    #: Days either side of the query's publish date that candidates may lie (0 = no window); undated
-    #: claims always pass.
-    window_days: int = 0
-    #: At most this many of the ``top_k`` candidates may come from the other lists alone (lexical, names,
-    #: denial, clauses) rather than from the claim's own dense pool (0 = no cap).
-    other_quota: int = 0
+    #: The dense search fetches this many, re-ranked below, before the fused list is cut back to ``top_k``
+    #: (0 or <= top_k: the first ``top_k`` only).
+    pool_k: int = 60
     #: Re-rank the dense pool by closeness to the claim's story as well as to the claim: the claim's vector
     #: plus ``story_weight`` times the mean of its first ``story`` dense hits (pseudo-relevance feedback,
     #: Rocchio). Reports of one event by many outlets sit around that centre, whatever their stance (0 = off).
-    story: int = 0
+    story: int = 5
     story_weight: float = 1.0
     #: Added to a pooled candidate's score when it and the claim carry opposite stance cues (a denial or
-    #: debunking on one side only, or opposite news verbs: ``judge.polarity``): the shape of a conflict.
-    stance_bonus: float = 0.0
+    #: debunking on one side only, or opposite news verbs, read as ``judge.polarity`` reads them).
+    stance_bonus: float = 0.1
+    #: When > 0, the dense pool keeps its order for the first places and only the last ``lexical_quota``
+    #: (at most a quarter of ``top_k``, at least one) go to lexical hits it lacks; 0 = plain reciprocal-rank fusion.
+    lexical_quota: int = 3
 
     @classmethod
     def from_settings(cls, settings: Any) -> RetrievalSettings:
@@ -100,63 +92,29 @@ class CandidateSearch:
     #: Held around the lexical searches (the Detector's write lock: the store's full-text table and its
     #: claims must not change between the two reads); the dense search takes the index's own lock.
     lexical_lock: AbstractContextManager[object] = field(default_factory=contextlib.nullcontext)
-    #: Embeds extra query texts (denials, clauses); without it those settings do nothing.
-    embed: Embed | None = None
     #: Texts of stored claims by id: copies of the claim's own text are dropped before the cut rather than
     #: after it, and ``stance_bonus`` reads them; without it ``stance_bonus`` does nothing.
     texts_by_id: Callable[[Sequence[int]], Mapping[int, str]] | None = None
-    #: Extra texts embedded by the last ``search`` (for cost accounting).
-    last_extra_texts: int = 0
 
     def search(
-        self,
-        texts: Sequence[str],
-        vectors: np.ndarray,
-        flt: SearchFilter,
-        top_k: int | None = None,
-        published: Sequence[dt.date | None] | None = None,
+        self, texts: Sequence[str], vectors: np.ndarray, flt: SearchFilter, top_k: int | None = None
     ) -> list[list[tuple[int, float]]]:
         s = self.settings
         k = top_k or s.top_k
-        depth = max(k, s.pool_k)
         vectors = np.asarray(vectors, dtype=np.float32)
-        dates = list(published) if published is not None else [None] * len(texts)
-        filters = [self._window(flt, d) for d in dates]
-        extra = self._extra_queries(texts)
-        self.last_extra_texts = sum(len(e) for e in extra)
-        extra_vectors = self._embed_extra(extra)
-        ordered: list[list[tuple[int, float]]] = [[] for _ in texts]
-        # Queries sharing a filter are searched together (one FAISS call); with no window that is all.
-        for window, members in _by_filter(filters).items():
-            batch = vectors[members]
-            dense = self._dense(batch, depth, window)
-            for position, member in enumerate(members):
-                text, vector = texts[member], batch[position]
-                lists = [dense[position]]
-                more = extra_vectors[member]
-                if more is not None:
-                    lists.extend(self._recosine(row, vector) for row in self._dense(more, depth, window))
-                with self.lexical_lock:
-                    if self.lexical is not None and (s.lexical_k > 0 or s.name_k > 0):
-                        lists.extend(self._lexical(text, vector, window))
-                    known = self._texts(lists)
-                if known:  # a syndicated copy of the claim's own text takes no place among the k
-                    lists = [{cid: cos for cid, cos in ranked.items() if known.get(cid) != text} for ranked in lists]
-                lists[0] = self._rerank(text, vector, lists[0], known)
-                ordered[member] = fuse_lists(lists, k, s.other_quota)
-        return ordered
-
-    def _window(self, flt: SearchFilter, published: dt.date | None) -> SearchFilter:
-        days = self.settings.window_days
-        if days <= 0 or published is None:
-            return flt
-        since = published - dt.timedelta(days=days)
-        until = published + dt.timedelta(days=days)
-        return dataclasses.replace(
-            flt,
-            since=max(since, flt.since) if flt.since else since,
-            until=min(until, flt.until) if flt.until else until,
-        )
+        dense = self._dense(vectors, max(k, s.pool_k), flt)
+        out: list[list[tuple[int, float]]] = []
+        for text, vector, pool in zip(texts, vectors, dense, strict=True):
+            lists = [pool]
+            with self.lexical_lock:
+                if self.lexical is not None and s.lexical_k > 0:
+                    lists.append(self._lexical(text, vector, flt))
+                known = self._texts(lists)
+            if known:  # a syndicated copy of the claim's own text takes no place among the k
+                lists = [{cid: cos for cid, cos in ranked.items() if known.get(cid) != text} for ranked in lists]
+            lists[0] = self._rerank(text, vector, lists[0], known)
+            out.append(fuse(lists, k, s.lexical_quota))
+        return out
 
     def _dense(self, vectors: np.ndarray, k: int, flt: SearchFilter) -> list[dict[int, float]]:
         floor = self.settings.min_similarity
@@ -191,92 +149,29 @@ class CandidateSearch:
         order = np.argsort(-score, kind="stable")
         return {int(ids[i]): float(cosines[i]) for i in order}
 
-    def _recosine(self, found: dict[int, float], vector: np.ndarray) -> dict[int, float]:
-        """An extra query's hits, in its order, with their cosine to the claim itself (which the judge reads)."""
-        if not found:
-            return found
-        ids = np.fromiter(found, dtype=np.int64, count=len(found))
-        cosines = self.vectors_by_id(ids) @ np.asarray(vector, dtype=np.float32)
-        return {int(cid): float(cos) for cid, cos in zip(ids, cosines, strict=True)}
-
-    def _extra_queries(self, texts: Sequence[str]) -> list[list[str]]:
-        s = self.settings
-        out: list[list[str]] = []
-        for text in texts:
-            extra: list[str] = []
-            if self.embed is not None:
-                if s.denial:
-                    extra.append(denial_of(text))
-                if s.clauses:
-                    extra.extend(c for c in clauses_of(text) if c != text)
-            out.append([e for e in dict.fromkeys(extra) if e and e != text])
-        return out
-
-    def _embed_extra(self, extra: list[list[str]]) -> list[np.ndarray | None]:
-        flat = [t for row in extra for t in row]
-        if not flat or self.embed is None:
-            return [None] * len(extra)
-        vectors = np.asarray(self.embed(flat), dtype=np.float32)
-        out: list[np.ndarray | None] = []
-        offset = 0
-        for row in extra:
-            out.append(vectors[offset : offset + len(row)] if row else None)
-            offset += len(row)
-        return out
-
-    def _lexical(self, text: str, vector: np.ndarray, flt: SearchFilter) -> list[dict[int, float]]:
+    def _lexical(self, text: str, vector: np.ndarray, flt: SearchFilter) -> dict[int, float]:
         """Claims sharing the rare terms of ``text``, best BM25 first, with their real cosine; those below
-        ``lexical_min_similarity`` share words but not a topic. With ``name_k``, a second list of claims
-        sharing its names and numbers alone: the people, places and events a conflicting report names too."""
+        ``lexical_min_similarity`` share words but not a topic."""
         assert self.lexical is not None
-        s = self.settings
-        queries: list[tuple[str, int]] = []
-        if s.lexical_k > 0:
-            queries.append((text, s.lexical_k))
-        if s.name_k > 0:
-            names = " ".join(t.text for t in key_terms(text) if t.kind != TermKind.WORD)
-            if names:
-                queries.append((names, s.name_k))
-        out: list[dict[int, float]] = []
-        for query, k in queries:
-            found = self.lexical.lexical_search(
-                query,
-                k,
-                exclude_source=flt.exclude_source,
-                only_sources=flt.only_sources,
-                since=flt.since,
-                until=flt.until,
-                include_undated=flt.include_undated,
-            )
-            if not found:
-                continue
-            ids = np.fromiter((cid for cid, _ in found), dtype=np.int64, count=len(found))
-            cosines = self.vectors_by_id(ids) @ np.asarray(vector, dtype=np.float32)
-            floor = s.lexical_min_similarity
-            out.append({int(cid): float(cos) for cid, cos in zip(ids, cosines, strict=True) if cos >= floor})
-        return out
-
-
-def _by_filter(filters: Sequence[SearchFilter]) -> dict[SearchFilter, list[int]]:
-    groups: dict[SearchFilter, list[int]] = {}
-    for position, flt in enumerate(filters):
-        groups.setdefault(flt, []).append(position)
-    return groups
+        found = self.lexical.lexical_search(
+            text,
+            self.settings.lexical_k,
+            exclude_source=flt.exclude_source,
+            only_sources=flt.only_sources,
+            since=flt.since,
+            until=flt.until,
+            include_undated=flt.include_undated,
+        )
+        if not found:
+            return {}
+        ids = np.fromiter((cid for cid, _ in found), dtype=np.int64, count=len(found))
+        cosines = self.vectors_by_id(ids) @ np.asarray(vector, dtype=np.float32)
+        floor = self.settings.lexical_min_similarity
+        return {int(cid): float(cos) for cid, cos in zip(ids, cosines, strict=True) if cos >= floor}
 
 
 #: Reciprocal rank fusion's damping constant (Cormack et al., 2009): a hit's weight is 1 / (RRF_K + rank).
 RRF_K = 60
-
-
-def fuse(dense: dict[int, float], lexical: dict[int, float], k: int) -> list[tuple[int, float]]:
-    """At most ``k`` (claim_id, cosine) pairs ranked by reciprocal rank fusion of the two lists.
-
-    RRF needs no common scale between cosine and BM25, and a claim both retrievers found rises above
-    one only one of them found. With no lexical hits this is the dense list unchanged.
-    """
-    if not lexical:
-        return list(dense.items())[:k]
-    return _rrf([dense, lexical], k)
 
 
 def _rrf(lists: Sequence[dict[int, float]], k: int) -> list[tuple[int, float]]:
@@ -290,66 +185,47 @@ def _rrf(lists: Sequence[dict[int, float]], k: int) -> list[tuple[int, float]]:
     return [(cid, cosine[cid]) for cid in order[:k]]
 
 
-def fuse_lists(lists: Sequence[dict[int, float]], k: int, other_quota: int = 0) -> list[tuple[int, float]]:
-    """``fuse`` over any number of ranked lists, the claim's dense list first: a lone list is kept as it
-    is, more are fused by reciprocal rank. With ``other_quota``, the dense list keeps its own order for
-    the first places and the last ``other_quota`` (at most a quarter of ``k``) go to the best fused
-    candidates that it lacks."""
+def fuse(lists: Sequence[dict[int, float]], k: int, lexical_quota: int = 0) -> list[tuple[int, float]]:
+    """At most ``k`` (claim_id, cosine) pairs from ranked lists, the claim's dense list first: a lone list
+    is kept as it is, more are fused by reciprocal rank (Cormack et al., 2009), which needs no common scale
+    between cosine and BM25 and lifts a claim that several lists found. With ``lexical_quota``, the dense
+    list keeps its own order for the first places and the last ``lexical_quota`` (at most a quarter of
+    ``k``, at least one) go to the best fused candidates that it lacks."""
     nonempty = [ranked for ranked in lists if ranked]
     if not nonempty:
         return []
     if len(nonempty) == 1:
         return list(nonempty[0].items())[:k]
-    if other_quota <= 0:
+    if lexical_quota <= 0:
         return _rrf(nonempty, k)
     main = lists[0]
     fused = _rrf(nonempty, len({cid for ranked in nonempty for cid in ranked}))
-    others = [(cid, cos) for cid, cos in fused if cid not in main][: min(other_quota, k // 4)]
+    others = [(cid, cos) for cid, cos in fused if cid not in main][: min(lexical_quota, max(1, k // 4))]
     return [*list(main.items())[: k - len(others)], *others]
 
 
+@functools.lru_cache(maxsize=65_536)
+def stance_marks(text: str) -> tuple[bool, frozenset[int], frozenset[int]]:
+    """What ``opposite_cues`` compares, once per text: whether it negates, denies or debunks, and which
+    of the judge's opposite verb pairs it uses on the left and on the right side. The lexicons are the
+    judge's (``judge.polarity``), so that retrieval and judge read a stance the same way."""
+    words = judge_polarity._words(text)
+    present = set(words)
+    denies = any(w in judge_polarity._NEGATION for w in words) or bool(present & judge_polarity._DEBUNK)
+    left = frozenset(i for i, (stems, _) in enumerate(judge_polarity._OPPOSITES) if judge_polarity._has(present, stems))
+    right = frozenset(
+        i for i, (_, stems) in enumerate(judge_polarity._OPPOSITES) if judge_polarity._has(present, stems)
+    )
+    return denies, left, right
+
+
 def opposite_cues(a: str, b: str) -> bool:
-    """One claim denies, negates or debunks and the other does not, or they use opposite news verbs."""
-    cues = polarity(a, b)
-    return cues.denial_flip or cues.opposites > 0
-
-
-# -- extra queries -------------------------------------------------------------------------------------
-
-_NEGATION = re.compile(r"\s*\b(?:not|never|no longer)\b|n't\b", re.IGNORECASE)
-_AUXILIARY = re.compile(
-    r"\b(is|are|was|were|has|have|had|will|would|can|could|should|may|might|must|did|does|do)\b", re.IGNORECASE
-)
-
-
-def denial_of(claim: str) -> str:
-    """The claim written the other way round: its negation removed where it has one, else ``not`` after
-    its first auxiliary verb, else the claim denied as a whole."""
-    if _NEGATION.search(claim):
-        return " ".join(_NEGATION.sub("", claim).split())
-    match = _AUXILIARY.search(claim)
-    if match:
-        return f"{claim[: match.end()]} not{claim[match.end() :]}"
-    return f"It is false that {claim[:1].lower()}{claim[1:]}"
-
-
-#: Where one clause of a news sentence ends and another begins: semicolons, colons and dashes, and a comma
-#: before a conjunction or a clause of attribution or time.
-_CLAUSE_BREAK = re.compile(
-    r"\s*(?:[;:]|\s[-\u2013\u2014]\s|\u2014)\s*"
-    r"|,\s*(?=(?:but|while|although|though|whereas|and|as|after|before|because|since|which|who|when|despite)\b)",
-    re.IGNORECASE,
-)
-#: Clauses shorter than this (in words) are not claims on their own.
-MIN_CLAUSE_WORDS = 4
-#: Sentences shorter than this (in words) are already atomic.
-MIN_SPLIT_WORDS = 12
-
-
-def clauses_of(claim: str) -> list[str]:
-    """The clauses of a long claim that can stand as claims; a short claim is its own only clause."""
-    if len(claim.split()) < MIN_SPLIT_WORDS:
-        return [claim]
-    pieces = [p.strip(" ,") for p in _CLAUSE_BREAK.split(claim)]
-    kept = [p for p in pieces if len(p.split()) >= MIN_CLAUSE_WORDS]
-    return kept if len(kept) > 1 else [claim]
+    """One claim denies, negates or debunks and the other does not, or one uses a news verb and the other
+    its opposite (``judge.polarity``'s denial flip and opposites, without its costlier name-order test)."""
+    da, la, ra = stance_marks(a)
+    db, lb, rb = stance_marks(b)
+    if da != db:
+        return True
+    return any((i in rb and i not in lb and i not in ra) for i in la) or any(
+        (i in lb and i not in rb and i not in la) for i in ra
+    )

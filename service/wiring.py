@@ -17,6 +17,7 @@ from contra.service.models.modeltime import ModelClock, TimedEmbedder, TimedNLI
 from contra.service.models.nli import NLIModel, load_nli
 from contra.service.models.nli_cache import CachedNLI
 from contra.service.models.vector_space import check_vector_space
+from contra.service.retrieval import RetrievalSettings
 from contra.service.validate import Limits
 
 LOG = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ def build_detector(settings: Settings, clock: ModelClock | None = None) -> Detec
         lexical_k=settings.lexical_k,
         judge_all_candidates=settings.judge_all_candidates,
         lexical_min_similarity=settings.lexical_min_similarity,
+        retrieval=RetrievalSettings.from_settings(settings),
     )
 
 

@@ -19,6 +19,7 @@ holds a fingerprint of the inputs and settings; resuming a different job is refu
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -672,6 +673,7 @@ def fingerprint(corpus: Corpus, settings: Settings, chunks: ChunkSizes) -> str:
         "min_similarity": settings.min_similarity,
         "lexical_k": settings.lexical_k,
         "lexical_min_similarity": settings.lexical_min_similarity,
+        "retrieval": dataclasses.asdict(RetrievalSettings.from_settings(settings)),
         "conflict_threshold": settings.conflict_threshold,
         "chunks": [chunks.documents, chunks.texts, chunks.pairs],
     }
@@ -924,7 +926,8 @@ def search_candidates(
         index,
         lexical,
         lambda ids: slot_vectors[ids],
-        RetrievalSettings(settings.top_k, settings.min_similarity, settings.lexical_k, settings.lexical_min_similarity),
+        RetrievalSettings.from_settings(settings),
+        texts_by_id=lambda ids: {int(i): claims.texts[slot_text[int(i)]] for i in ids},
     )
     best: dict[tuple[int, int], float] = {}
     by_group: dict[str, list[int]] = {}
