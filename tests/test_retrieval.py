@@ -121,8 +121,9 @@ def test_story_re_rank_prefers_the_reports_around_the_claim_and_keeps_each_claim
 
 def test_copies_of_the_claim_give_up_their_places_before_the_cut() -> None:
     corpus = Corpus([(CLAIM, AXIS[0]), (CLAIM, AXIS[0]), (REPEATS[0], near(0.9, 0)), (REPEATS[1], near(0.8, 0))])
-    assert sorted(corpus.search(OFF, CLAIM, AXIS[0], texts=False)) == [0, 1]  # the old way: both dropped later
-    assert corpus.search(OFF, CLAIM, AXIS[0]) == [2, 3]
+    pooled = RetrievalSettings(**{**_fields(OFF), "pool_k": 4})
+    assert sorted(corpus.search(pooled, CLAIM, AXIS[0], texts=False)) == [0, 1]  # the old way: both dropped later
+    assert corpus.search(pooled, CLAIM, AXIS[0]) == [2, 3]
 
 
 # -- fusion and the lexical quota -------------------------------------------------------------------------
