@@ -73,7 +73,7 @@ node_modules/.stamp: package.json package-lock.json
 
 # The full recipe: from the base model on the vendored pool (~110 min on 2 CPU cores; CUDA is used when present,
 # pass more epochs with NLI_TRAIN_ARGS="--epochs 4"). The warm start continues from the committed int8 model on the
-# mixed pool with news pairs (one pass, ~40 min on 2 idle cores). Both export to models/; `make eval-nli` then
+# mixed pool with news pairs (one pass, ~45 min on 2 shared cores) and interpolates with its start. Both export to models/; `make eval-nli` then
 # compares the new model with the committed one (models/README.md).
 train-nli: setup
 	$(PY) models/train_nli.py --out var/nli-train $(NLI_TRAIN_ARGS)
@@ -81,10 +81,12 @@ train-nli: setup
 
 .PHONY: train-nli-warm
 train-nli-warm: setup
-	$(PY) models/train_nli.py --init-from-onnx models/contra-nli-minilm-l6 --pool warm --epochs 1 --lr 3e-5 --out var/nli-warm $(NLI_TRAIN_ARGS)
-	$(PY) models/export_nli.py --checkpoint var/nli-warm/final --out models/contra-nli-minilm-l6
+	$(PY) models/train_nli.py --init-from-onnx models/contra-nli-minilm-l6 --pool warm --epochs 1 --lr 3e-5 \
+		--general 11000 --vitaminc 11000 --out var/nli-warm $(NLI_TRAIN_ARGS)
+	$(PY) models/interpolate_nli.py --start var/nli-warm/init --tuned var/nli-warm/final --select --out var/nli-warm/mixed
+	$(PY) models/export_nli.py --checkpoint var/nli-warm/mixed --out models/contra-nli-minilm-l6
 
-NLI_FP32 ?= $(firstword $(wildcard var/nli-warm/final var/nli-train/final) var/nli-train/final)
+NLI_FP32 ?= $(firstword $(wildcard var/nli-warm/mixed var/nli-train/final) var/nli-train/final)
 eval-nli: setup
 	$(PY) models/eval_nli.py --fp32 $(NLI_FP32) --baseline auto --card models/README.md $(NLI_EVAL_ARGS)
 
