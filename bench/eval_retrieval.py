@@ -251,16 +251,17 @@ TECHNIQUES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("pool 60 (no re-rank)", {"pool_k": 60}),
     ("story re-rank (pool 60)", {"pool_k": 60, "story": 5}),
     ("stance cue (pool 60)", {"pool_k": 60, "stance_bonus": 0.1}),
-    ("lexical quota 3", {"lexical_quota": 3}),
     ("story + cue (pool 60)", {"pool_k": 60, "story": 5, "stance_bonus": 0.1}),
+    ("story + cue .05 (pool 60)", {"pool_k": 60, "story": 5, "stance_bonus": 0.05}),
     ("story + cue, no lexical", {"pool_k": 60, "story": 5, "stance_bonus": 0.1, "lexical_k": 0}),
+    ("story + cue, floor .2", {"pool_k": 60, "story": 5, "stance_bonus": 0.1, "min_similarity": 0.2}),
 )
 
 
 def variants(base: RetrievalSettings) -> list[Variant]:
     """Plain dense search first (the baseline), then the settings as they were before this change, then
     each technique, then the settings' defaults (what Check and compare now use)."""
-    off = {"pool_k": 0, "story": 0, "stance_bonus": 0.0, "lexical_quota": 0}
+    off = {"pool_k": 0, "story": 0, "stance_bonus": 0.0}
     before = dataclasses.replace(RetrievalSettings(), top_k=20, min_similarity=0.35, lexical_k=20, **off)
     plain = dataclasses.replace(before, lexical_k=0, min_similarity=-1.0)
     out = [

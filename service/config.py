@@ -73,9 +73,6 @@ class Settings(BaseSettings):
     stance_bonus: float = Field(
         0.1, ge=0.0, le=1.0, description="re-rank bonus for a candidate whose stance cues oppose the claim's"
     )
-    lexical_quota: int = Field(
-        3, ge=0, le=500, description="places (of top_k, at most a quarter) for lexical hits; 0 = plain RRF"
-    )
 
     max_text_chars: int = Field(100_000, ge=1, description="longest document text accepted")
     max_claim_chars: int = Field(2_000, ge=1, description="longest single claim accepted by Check/JudgePair")

@@ -10,9 +10,8 @@ The two sides of a real conflict are written by opposite parties, in different w
 repeat a claim, its denial ranks below all the repetitions and falls out of the first ``top_k``. So the
 dense search fetches a deeper pool (``pool_k``) and re-ranks it before the cut: by closeness to the
 claim's story (the claim plus its first hits) as well as to the claim, and with a bonus for a candidate
-whose stance cues oppose the claim's (a denial on one side only, opposite news verbs). Lexical hits the
-pool lacks keep a few places (``lexical_quota``). Measured on real outlets by ``make eval-retrieval``;
-see docs/retrieval.md.
+whose stance cues oppose the claim's (a denial on one side only, opposite news verbs). Measured on real
+outlets by ``make eval-retrieval``; see docs/retrieval.md.
 """
 
 from __future__ import annotations
@@ -71,9 +70,6 @@ class RetrievalSettings:
     #: Added to a pooled candidate's score when it and the claim carry opposite stance cues (a denial or
     #: debunking on one side only, or opposite news verbs, read as ``judge.polarity`` reads them).
     stance_bonus: float = 0.1
-    #: When > 0, the dense pool keeps its order for the first places and only the last ``lexical_quota``
-    #: (at most a quarter of ``top_k``, at least one) go to lexical hits it lacks; 0 = plain reciprocal-rank fusion.
-    lexical_quota: int = 3
 
     @classmethod
     def from_settings(cls, settings: Any) -> RetrievalSettings:
@@ -113,7 +109,7 @@ class CandidateSearch:
             if known:  # a syndicated copy of the claim's own text takes no place among the k
                 lists = [{cid: cos for cid, cos in ranked.items() if known.get(cid) != text} for ranked in lists]
             lists[0] = self._rerank(text, vector, lists[0], known)
-            out.append(fuse(lists, k, s.lexical_quota))
+            out.append(fuse(lists, k))
         return out
 
     def _dense(self, vectors: np.ndarray, k: int, flt: SearchFilter) -> list[dict[int, float]]:
@@ -185,23 +181,16 @@ def _rrf(lists: Sequence[dict[int, float]], k: int) -> list[tuple[int, float]]:
     return [(cid, cosine[cid]) for cid in order[:k]]
 
 
-def fuse(lists: Sequence[dict[int, float]], k: int, lexical_quota: int = 0) -> list[tuple[int, float]]:
+def fuse(lists: Sequence[dict[int, float]], k: int) -> list[tuple[int, float]]:
     """At most ``k`` (claim_id, cosine) pairs from ranked lists, the claim's dense list first: a lone list
     is kept as it is, more are fused by reciprocal rank (Cormack et al., 2009), which needs no common scale
-    between cosine and BM25 and lifts a claim that several lists found. With ``lexical_quota``, the dense
-    list keeps its own order for the first places and the last ``lexical_quota`` (at most a quarter of
-    ``k``, at least one) go to the best fused candidates that it lacks."""
+    between cosine and BM25 and lifts a claim that several lists found."""
     nonempty = [ranked for ranked in lists if ranked]
     if not nonempty:
         return []
     if len(nonempty) == 1:
         return list(nonempty[0].items())[:k]
-    if lexical_quota <= 0:
-        return _rrf(nonempty, k)
-    main = lists[0]
-    fused = _rrf(nonempty, len({cid for ranked in nonempty for cid in ranked}))
-    others = [(cid, cos) for cid, cos in fused if cid not in main][: min(lexical_quota, max(1, k // 4))]
-    return [*list(main.items())[: k - len(others)], *others]
+    return _rrf(nonempty, k)
 
 
 @functools.lru_cache(maxsize=65_536)
