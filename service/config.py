@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     story: int = Field(5, ge=0, le=100, description="first dense hits whose mean is the claim's story; 0 = off")
     story_weight: float = Field(1.0, ge=0.0, le=10.0, description="weight of those hits against the claim")
     stance_bonus: float = Field(
-        0.1, ge=0.0, le=1.0, description="re-rank bonus for a candidate whose stance cues oppose the claim's"
+        0.05, ge=0.0, le=1.0, description="re-rank bonus for a candidate whose stance cues oppose the claim's"
     )
 
     max_text_chars: int = Field(100_000, ge=1, description="longest document text accepted")

@@ -69,7 +69,7 @@ class RetrievalSettings:
     story_weight: float = 1.0
     #: Added to a pooled candidate's score when it and the claim carry opposite stance cues (a denial or
     #: debunking on one side only, or opposite news verbs, read as ``judge.polarity`` reads them).
-    stance_bonus: float = 0.1
+    stance_bonus: float = 0.05
 
     @classmethod
     def from_settings(cls, settings: Any) -> RetrievalSettings:
