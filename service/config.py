@@ -68,7 +68,9 @@ class Settings(BaseSettings):
     conflict_threshold: float = Field(0.5, ge=0.0, le=1.0, description="score at which a pair is reported")
     # Retrieval made for conflicts (issue 17; docs/retrieval.md, make eval-retrieval).
     pool_k: int = Field(60, ge=0, le=1000, description="dense hits re-ranked before the cut to top_k; 0 = top_k")
-    story: int = Field(5, ge=0, le=100, description="first dense hits whose mean is the claim's story; 0 = off")
+    story: int = Field(
+        5, ge=0, le=100, description="first dense hits whose mean (with the claim) is searched as the story; 0 = off"
+    )
     story_weight: float = Field(1.0, ge=0.0, le=10.0, description="weight of those hits against the claim")
     stance_bonus: float = Field(
         0.05, ge=0.0, le=1.0, description="re-rank bonus for a candidate whose stance cues oppose the claim's"

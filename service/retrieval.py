@@ -8,10 +8,11 @@ reciprocal rank.
 
 The two sides of a real conflict are written by opposite parties, in different words: when many outlets
 repeat a claim, its denial ranks below all the repetitions and falls out of the first ``top_k``. So the
-dense search fetches a deeper pool (``pool_k``) and re-ranks it before the cut: by closeness to the
-claim's story (the claim plus its first hits) as well as to the claim, and with a bonus for a candidate
-whose stance cues oppose the claim's (a denial on one side only, opposite news verbs). Measured on real
-outlets by ``make eval-retrieval``; see docs/retrieval.md.
+dense search fetches a deeper pool (``pool_k``), re-ranks it with a bonus for a candidate whose stance
+cues oppose the claim's (a denial on one side only, opposite news verbs), and merges it by reciprocal rank
+with a search for the claim's story (the claim plus its first hits); that dense list and the lexical
+hits are fused by reciprocal rank as before and cut to ``top_k``. Measured on real outlets by
+``make eval-retrieval``; see docs/retrieval.md.
 """
 
 from __future__ import annotations
@@ -62,9 +63,10 @@ class RetrievalSettings:
     #: The dense search fetches this many, re-ranked below, before the fused list is cut back to ``top_k``
     #: (0 or <= top_k: the first ``top_k`` only).
     pool_k: int = 60
-    #: Re-rank the dense pool by closeness to the claim's story as well as to the claim: the claim's vector
-    #: plus ``story_weight`` times the mean of its first ``story`` dense hits (pseudo-relevance feedback,
-    #: Rocchio). Reports of one event by many outlets sit around that centre, whatever their stance (0 = off).
+    #: Search the claim's story too, as one more dense list: the claim's vector plus ``story_weight`` times
+    #: the mean of its first ``story`` dense hits (pseudo-relevance feedback, Rocchio). Reports of one event
+    #: by many outlets sit around that centre whatever their stance, while the claim alone sits nearest its
+    #: own repetitions (0 = off).
     story: int = 5
     story_weight: float = 1.0
     #: Added to a pooled candidate's score when it and the claim carry opposite stance cues (a denial or
@@ -108,7 +110,12 @@ class CandidateSearch:
                 known = self._texts(lists)
             if known:  # a syndicated copy of the claim's own text takes no place among the k
                 lists = [{cid: cos for cid, cos in ranked.items() if known.get(cid) != text} for ranked in lists]
-            lists[0] = self._rerank(text, vector, lists[0], known)
+            pool = self._rerank(text, vector, lists[0], known)
+            if s.story > 0 and lists[0]:
+                # One dense list from the two dense searches, so that the lexical hits keep their weight.
+                story = self._story_hits(vector, lists[0], max(k, s.pool_k), flt, known, text)
+                pool = dict(_rrf([pool, story], len(pool) + len(story)))
+            lists[0] = pool
             out.append(fuse(lists, k))
         return out
 
@@ -116,6 +123,27 @@ class CandidateSearch:
         floor = self.settings.min_similarity
         hits = self.index.search(vectors, k, flt)
         return [{h.claim_id: h.similarity for h in row if h.similarity >= floor} for row in hits]
+
+    def _story_hits(
+        self, vector: np.ndarray, pool: dict[int, float], k: int, flt: SearchFilter, known: Mapping[int, str], text: str
+    ) -> dict[int, float]:
+        """Dense hits of the claim's story (the claim plus the mean of its first ``story`` hits), with their
+        cosine to the claim itself."""
+        s = self.settings
+        ids = np.fromiter(list(pool)[: s.story], dtype=np.int64)
+        centre = vector + s.story_weight * self.vectors_by_id(ids).mean(axis=0)
+        centre = (centre / max(float(np.linalg.norm(centre)), 1e-12)).astype(np.float32)
+        hits = self.index.search(centre[None, :], k, flt)[0]
+        found = np.fromiter((h.claim_id for h in hits), dtype=np.int64, count=len(hits))
+        if len(found) == 0:
+            return {}
+        cosines = self.vectors_by_id(found) @ np.asarray(vector, dtype=np.float32)
+        floor = s.min_similarity
+        return {
+            int(cid): float(cos)
+            for cid, cos in zip(found, cosines, strict=True)
+            if cos >= floor and known.get(int(cid)) != text
+        }
 
     def _texts(self, lists: Sequence[dict[int, float]]) -> Mapping[int, str]:
         if self.texts_by_id is None:
@@ -125,19 +153,14 @@ class CandidateSearch:
     def _rerank(
         self, text: str, vector: np.ndarray, hits: dict[int, float], known: Mapping[int, str]
     ) -> dict[int, float]:
-        """The dense pool in the order of ``story`` and ``stance_bonus`` (unchanged when both are off);
-        the cosines stay the claim's own."""
+        """The dense pool re-ranked by ``stance_bonus`` (unchanged when it is 0 or no texts are known); the
+        cosines stay the claim's own."""
         s = self.settings
-        if len(hits) < 2 or (s.story <= 0 and s.stance_bonus == 0.0):
+        if len(hits) < 2 or s.stance_bonus == 0.0 or not known:
             return hits
         ids = np.fromiter(hits, dtype=np.int64, count=len(hits))
         cosines = np.fromiter(hits.values(), dtype=np.float32, count=len(hits))
         score = cosines.copy()
-        if s.story > 0:
-            pooled = self.vectors_by_id(ids)
-            centre = vector + s.story_weight * pooled[: s.story].mean(axis=0)
-            centre /= max(float(np.linalg.norm(centre)), 1e-12)
-            score = (cosines + pooled @ centre) / 2
         if s.stance_bonus and known:
             score = score + s.stance_bonus * np.fromiter(
                 (opposite_cues(text, known.get(int(cid), "")) for cid in ids), dtype=np.float32, count=len(ids)

@@ -100,7 +100,7 @@ def test_a_denial_below_the_repeats_reaches_the_judge_with_the_stance_bonus() ->
     assert corpus.search(with_pool, CLAIM, AXIS[0], texts=False) == [0, 1]
 
 
-def test_story_re_rank_prefers_the_reports_around_the_claim_and_keeps_each_claims_own_cosine() -> None:
+def test_the_story_search_ranks_the_reports_around_the_claim_first_with_each_claims_own_cosine() -> None:
     rows = [
         ("Report one on the ferry terminal vote.", unit(AXIS[0] + 0.8 * AXIS[1] + 0.05 * AXIS[2])),
         ("Report two on the ferry terminal vote.", unit(AXIS[0] + 0.8 * AXIS[1] + 0.05 * AXIS[3])),
@@ -111,12 +111,15 @@ def test_story_re_rank_prefers_the_reports_around_the_claim_and_keeps_each_claim
     query = AXIS[0]
     cosines = corpus.vectors @ query
     assert cosines[0] > cosines[2] > cosines[3]  # by the claim alone, the off-story item ranks above report three
-    settings = RetrievalSettings(**{**_fields(OFF), "top_k": 3, "pool_k": 4, "story": 2})
+    settings = RetrievalSettings(**{**_fields(OFF), "top_k": 4, "story": 2})
     search = CandidateSearch(corpus.index, None, lambda ids: corpus.vectors[ids], settings)
+    pool = {int(i): float(cosines[i]) for i in np.argsort(-cosines)}
+    story = search._story_hits(query, pool, 4, SearchFilter(), {}, "claim")
+    assert list(story)[2:] == [3, 2]  # around the first two reports, report three comes before the distant item
+    assert story == pytest.approx({cid: float(cosines[cid]) for cid in story}, abs=1e-5)
     [row] = search.search(["claim"], query[None, :], SearchFilter())
-    ranked = [cid for cid, _ in row]
-    assert sorted(ranked[:2]) == [0, 1] and ranked[2] == 3
-    assert {cid: cos for cid, cos in row} == pytest.approx({cid: float(cosines[cid]) for cid, _ in row}, abs=1e-5)
+    assert {cid for cid, _ in row} == {0, 1, 2, 3}
+    assert dict(row) == pytest.approx({cid: float(cosines[cid]) for cid, _ in row}, abs=1e-5)
 
 
 def test_copies_of_the_claim_give_up_their_places_before_the_cut() -> None:
