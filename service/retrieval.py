@@ -99,11 +99,13 @@ class CandidateSearch:
     ) -> list[list[tuple[int, float]]]:
         s = self.settings
         k = top_k or s.top_k
+        depth = max(k, s.pool_k)
         vectors = np.asarray(vectors, dtype=np.float32)
-        dense = self._dense(vectors, max(k, s.pool_k), flt)
+        dense = self._dense(vectors, depth, flt)
+        stories = self._stories(vectors, dense, depth, flt)
         out: list[list[tuple[int, float]]] = []
-        for text, vector, pool in zip(texts, vectors, dense, strict=True):
-            lists = [pool]
+        for text, vector, pool, story in zip(texts, vectors, dense, stories, strict=True):
+            lists = [pool, story]
             with self.lexical_lock:
                 if self.lexical is not None and s.lexical_k > 0:
                     lists.append(self._lexical(text, vector, flt))
@@ -111,12 +113,10 @@ class CandidateSearch:
             if known:  # a syndicated copy of the claim's own text takes no place among the k
                 lists = [{cid: cos for cid, cos in ranked.items() if known.get(cid) != text} for ranked in lists]
             pool = self._rerank(text, vector, lists[0], known)
-            if s.story > 0 and lists[0]:
+            if lists[1]:
                 # One dense list from the two dense searches, so that the lexical hits keep their weight.
-                story = self._story_hits(vector, lists[0], max(k, s.pool_k), flt, known, text)
-                pool = dict(_rrf([pool, story], len(pool) + len(story)))
-            lists[0] = pool
-            out.append(fuse(lists, k))
+                pool = dict(_rrf([pool, lists[1]], len(pool) + len(lists[1])))
+            out.append(fuse([pool, *lists[2:]], k))
         return out
 
     def _dense(self, vectors: np.ndarray, k: int, flt: SearchFilter) -> list[dict[int, float]]:
@@ -124,26 +124,28 @@ class CandidateSearch:
         hits = self.index.search(vectors, k, flt)
         return [{h.claim_id: h.similarity for h in row if h.similarity >= floor} for row in hits]
 
-    def _story_hits(
-        self, vector: np.ndarray, pool: dict[int, float], k: int, flt: SearchFilter, known: Mapping[int, str], text: str
-    ) -> dict[int, float]:
-        """Dense hits of the claim's story (the claim plus the mean of its first ``story`` hits), with their
-        cosine to the claim itself."""
+    def _stories(
+        self, vectors: np.ndarray, dense: Sequence[dict[int, float]], k: int, flt: SearchFilter
+    ) -> list[dict[int, float]]:
+        """Dense hits of each claim's story (the claim plus the mean of its first ``story`` hits), in one
+        search for all claims, each hit with its cosine to the claim itself; empty where ``story`` is off."""
         s = self.settings
-        ids = np.fromiter(list(pool)[: s.story], dtype=np.int64)
-        centre = vector + s.story_weight * self.vectors_by_id(ids).mean(axis=0)
-        centre = (centre / max(float(np.linalg.norm(centre)), 1e-12)).astype(np.float32)
-        hits = self.index.search(centre[None, :], k, flt)[0]
-        found = np.fromiter((h.claim_id for h in hits), dtype=np.int64, count=len(hits))
-        if len(found) == 0:
-            return {}
-        cosines = self.vectors_by_id(found) @ np.asarray(vector, dtype=np.float32)
-        floor = s.min_similarity
-        return {
-            int(cid): float(cos)
-            for cid, cos in zip(found, cosines, strict=True)
-            if cos >= floor and known.get(int(cid)) != text
-        }
+        rows = [i for i, pool in enumerate(dense) if pool] if s.story > 0 else []
+        out: list[dict[int, float]] = [{} for _ in dense]
+        if not rows:
+            return out
+        centres = np.empty((len(rows), vectors.shape[1]), dtype=np.float32)
+        for n, i in enumerate(rows):
+            ids = np.fromiter(list(dense[i])[: s.story], dtype=np.int64)
+            centre = vectors[i] + s.story_weight * self.vectors_by_id(ids).mean(axis=0)
+            centres[n] = centre / max(float(np.linalg.norm(centre)), 1e-12)
+        for i, hits in zip(rows, self.index.search(centres, k, flt), strict=True):
+            found = np.fromiter((h.claim_id for h in hits), dtype=np.int64, count=len(hits))
+            if len(found):
+                cosines = self.vectors_by_id(found) @ vectors[i]
+                kept = cosines >= s.min_similarity
+                out[i] = {int(cid): float(cos) for cid, cos in zip(found[kept], cosines[kept], strict=True)}
+        return out
 
     def _texts(self, lists: Sequence[dict[int, float]]) -> Mapping[int, str]:
         if self.texts_by_id is None:

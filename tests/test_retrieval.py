@@ -114,7 +114,7 @@ def test_the_story_search_ranks_the_reports_around_the_claim_first_with_each_cla
     settings = RetrievalSettings(**{**_fields(OFF), "top_k": 4, "story": 2})
     search = CandidateSearch(corpus.index, None, lambda ids: corpus.vectors[ids], settings)
     pool = {int(i): float(cosines[i]) for i in np.argsort(-cosines)}
-    story = search._story_hits(query, pool, 4, SearchFilter(), {}, "claim")
+    [story] = search._stories(query[None, :], [pool], 4, SearchFilter())
     assert list(story)[2:] == [3, 2]  # around the first two reports, report three comes before the distant item
     assert story == pytest.approx({cid: float(cosines[cid]) for cid in story}, abs=1e-5)
     [row] = search.search(["claim"], query[None, :], SearchFilter())
