@@ -249,7 +249,7 @@ class Variant:
 #: Each technique on its own over the settings as they were before this change, then pairs of them.
 TECHNIQUES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("pool 60 (no re-rank)", {"pool_k": 60}),
-    ("story list (pool 60)", {"pool_k": 60, "story": 5}),
+    ("story (pool 60)", {"pool_k": 60, "story": 5}),
     ("stance cue (pool 60)", {"pool_k": 60, "stance_bonus": 0.1}),
     ("story + cue (pool 60)", {"pool_k": 60, "story": 5, "stance_bonus": 0.1}),
     ("story + cue .05 (pool 60)", {"pool_k": 60, "story": 5, "stance_bonus": 0.05}),
