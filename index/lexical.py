@@ -127,24 +127,85 @@ def rarest(terms: Sequence[Term], doc_freq: Mapping[str, int], total: int) -> li
     return [term for _, _, term in kept[:LEXICAL_MAX_TERMS]]
 
 
+#: SQLite's default limit on host parameters is 32766; stay well below it per statement.
+_CHUNK = 900
+
+
+def search(
+    conn: sqlite3.Connection,
+    text: str,
+    k: int,
+    *,
+    exclude_source: str | None = None,
+    only_sources: frozenset[str] = frozenset(),
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    include_undated: bool = True,
+) -> list[tuple[int, float]]:
+    """Up to ``k`` claims sharing key terms with ``text``, as (claim_id, BM25 score), best first.
+
+    Reads the tables both the claim store and ``LexicalTable`` have: ``claims_fts`` (rowid = claim_id),
+    its ``claims_fts_terms`` vocabulary, and ``claims`` with ``source_id``, ``published`` and ``copy_of``.
+    The filters mean what ``SearchFilter``'s do and are applied inside the query, so the own source's
+    claims never take places among the k.
+    """
+    terms = key_terms(text)
+    if k <= 0 or not terms:
+        return []
+    singles = [t.text for t in terms if not t.is_phrase]
+    doc_freq: dict[str, int] = {}
+    for start in range(0, len(singles), _CHUNK):
+        chunk = singles[start : start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        doc_freq.update(conn.execute(f"SELECT term, doc FROM claims_fts_terms WHERE term IN ({marks})", chunk))
+    total = int(conn.execute("SELECT COUNT(*) FROM claims WHERE copy_of IS NULL").fetchone()[0])
+    chosen = rarest(terms, doc_freq, total)
+    if not chosen:
+        return []
+    where = ["claims_fts MATCH ?"]
+    params: list[object] = [match_expression(chosen)]
+    if exclude_source is not None:
+        where.append("c.source_id != ?")
+        params.append(exclude_source)
+    if only_sources:
+        where.append(f"c.source_id IN ({','.join('?' * len(only_sources))})")
+        params.extend(sorted(only_sources))
+    undated = " OR c.published IS NULL" if include_undated else ""
+    if since is not None:
+        where.append(f"(c.published >= ?{undated})")
+        params.append(since.isoformat())
+    if until is not None:
+        where.append(f"(c.published <= ?{undated})")
+        params.append(until.isoformat())
+    sql = (
+        "SELECT claims_fts.rowid, bm25(claims_fts) AS score FROM claims_fts "
+        f"JOIN claims c ON c.claim_id = claims_fts.rowid WHERE {' AND '.join(where)} ORDER BY score LIMIT ?"
+    )
+    # FTS5's bm25() is negative, lower is better; flip it so that a higher score is a better match.
+    return [(int(cid), -float(score)) for cid, score in conn.execute(sql, [*params, k])]
+
+
 class LexicalTable:
-    """An in-memory FTS5 table of (id, group, text) with the store's tokenizer and term choice.
+    """An in-memory FTS5 table of (id, group, text) with the store's tokenizer, term choice and query.
 
     The batch job searches a corpus that is never stored; this gives it the same BM25 retrieval as
-    ``ClaimStore.lexical_search``, with the group standing for the source.
+    ``ClaimStore.lexical_search`` (both run ``search``), with the group standing for the source. Rows carry
+    no dates and no copies.
     """
 
     def __init__(self, ids: Sequence[int], groups: Sequence[str], texts: Sequence[str]) -> None:
         self._conn = sqlite3.connect(":memory:", check_same_thread=False)
         self._conn.executescript(
-            "CREATE TABLE claims (claim_id INTEGER PRIMARY KEY, source_id TEXT NOT NULL);"
+            "CREATE TABLE claims (claim_id INTEGER PRIMARY KEY, source_id TEXT NOT NULL, published TEXT, "
+            "copy_of INTEGER);"
             "CREATE VIRTUAL TABLE claims_fts USING fts5 (text, tokenize = 'unicode61 remove_diacritics 2');"
             "CREATE VIRTUAL TABLE claims_fts_terms USING fts5vocab (claims_fts, row);"
         )
         rows = list(zip(ids, groups, texts, strict=True))
-        self._conn.executemany("INSERT INTO claims VALUES (?, ?)", [(int(i), g) for i, g, _ in rows])
+        self._conn.executemany(
+            "INSERT INTO claims (claim_id, source_id) VALUES (?, ?)", [(int(i), g) for i, g, _ in rows]
+        )
         self._conn.executemany("INSERT INTO claims_fts (rowid, text) VALUES (?, ?)", [(int(i), x) for i, _, x in rows])
-        self._total = len(rows)
 
     def lexical_search(
         self,
@@ -157,30 +218,17 @@ class LexicalTable:
         until: dt.date | None = None,
         include_undated: bool = True,
     ) -> list[tuple[int, float]]:
-        """Up to ``k`` rows sharing key terms with ``text``, as (id, BM25 score), best first. Rows carry no
-        dates, so ``since``/``until`` keep every row (as undated claims pass a window)."""
-        terms = key_terms(text)
-        if k <= 0 or not terms:
-            return []
-        singles = [t.text for t in terms if not t.is_phrase]
-        marks = ",".join("?" * len(singles))
-        doc_freq = dict(self._conn.execute(f"SELECT term, doc FROM claims_fts_terms WHERE term IN ({marks})", singles))
-        chosen = rarest(terms, doc_freq, self._total)
-        if not chosen:
-            return []
-        where = ["claims_fts MATCH ?"]
-        params: list[object] = [match_expression(chosen)]
-        if exclude_source is not None:
-            where.append("c.source_id != ?")
-            params.append(exclude_source)
-        if only_sources:
-            where.append(f"c.source_id IN ({','.join('?' * len(only_sources))})")
-            params.extend(sorted(only_sources))
-        sql = (
-            "SELECT claims_fts.rowid, bm25(claims_fts) AS score FROM claims_fts "
-            f"JOIN claims c ON c.claim_id = claims_fts.rowid WHERE {' AND '.join(where)} ORDER BY score LIMIT ?"
+        """Up to ``k`` rows sharing key terms with ``text``, as (id, BM25 score), best first (``search``)."""
+        return search(
+            self._conn,
+            text,
+            k,
+            exclude_source=exclude_source,
+            only_sources=only_sources,
+            since=since,
+            until=until,
+            include_undated=include_undated,
         )
-        return [(int(cid), -float(score)) for cid, score in self._conn.execute(sql, [*params, k])]
 
     def close(self) -> None:
         self._conn.close()

@@ -43,7 +43,7 @@ import numpy as np
 
 from contra.domain import ClaimText, DatePrecision, DocumentIn, StoredClaim
 from contra.errors import NotFound, StoreError
-from contra.index.lexical import Term, key_terms, match_expression, rarest
+from contra.index import lexical
 
 LOG = logging.getLogger(__name__)
 
@@ -643,58 +643,22 @@ class ClaimStore:
         until: dt.date | None = None,
         include_undated: bool = True,
     ) -> list[tuple[int, float]]:
-        """Up to ``k`` indexed claims sharing key terms with ``text``, as (claim_id, BM25 score), best first.
-
-        The filters mean what ``SearchFilter``'s do and are applied inside the query, so the own source's
-        claims never take places among the k.
-        """
-        if k <= 0:
-            return []
-        terms = key_terms(text)
-        if not terms:
-            return []
-        where = ["claims_fts MATCH ?"]
-        params: list[object] = []
-        if exclude_source is not None:
-            where.append("c.source_id != ?")
-            params.append(exclude_source)
-        if only_sources:
-            where.append(f"c.source_id IN ({','.join('?' * len(only_sources))})")
-            params.extend(sorted(only_sources))
-        undated = " OR c.published IS NULL" if include_undated else ""
-        if since is not None:
-            where.append(f"(c.published >= ?{undated})")
-            params.append(since.isoformat())
-        if until is not None:
-            where.append(f"(c.published <= ?{undated})")
-            params.append(until.isoformat())
-        sql = (
-            "SELECT claims_fts.rowid, bm25(claims_fts) AS score FROM claims_fts "
-            "JOIN claims c ON c.claim_id = claims_fts.rowid "
-            f"WHERE {' AND '.join(where)} ORDER BY score LIMIT ?"
-        )
+        """Up to ``k`` indexed claims sharing key terms with ``text``, as (claim_id, BM25 score), best first
+        (``contra.index.lexical.search`` over the store's full-text table)."""
         try:
             with self._read_lock:
-                chosen = self._rarest(terms)
-                if not chosen:
-                    return []
-                rows = self._reader.execute(sql, [match_expression(chosen), *params, k]).fetchall()
+                return lexical.search(
+                    self._reader,
+                    text,
+                    k,
+                    exclude_source=exclude_source,
+                    only_sources=only_sources,
+                    since=since,
+                    until=until,
+                    include_undated=include_undated,
+                )
         except sqlite3.Error as exc:
             raise StoreError(f"lexical search failed: {exc}") from exc
-        # FTS5's bm25() is negative, lower is better; flip it so that a higher score is a better match.
-        return [(int(cid), -float(score)) for cid, score in rows]
-
-    def _rarest(self, terms: list[Term]) -> list[Term]:
-        """The terms worth asking for: stored at all, content words only when rare; rarest first."""
-        singles = [t.text for t in terms if not t.is_phrase]
-        df: dict[str, int] = {}
-        for start in range(0, len(singles), _CHUNK):
-            chunk = singles[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT term, doc FROM claims_fts_terms WHERE term IN ({marks})"
-            df.update(self._reader.execute(sql, chunk).fetchall())
-        total = int(self._reader.execute("SELECT COUNT(*) FROM claims WHERE copy_of IS NULL").fetchone()[0])
-        return rarest(terms, df, total)
 
     def iter_vectors(self, after_id: int = 0, batch_size: int = 10_000) -> Iterator[VectorBatch]:
         """Indexed claims with id > ``after_id``, in ascending id order, ``batch_size`` at a time.
