@@ -27,6 +27,7 @@ from rich.table import Table
 from contra.domain import DatePrecision, DocumentIn
 from contra.errors import ContraError, InvalidInput
 from contra.service import inputs, validate
+from contra.service.api.dates import date_to_pb
 from contra.service.batch.command import compare
 from contra.v1 import contra_pb2 as pb
 from contra.v1 import contra_pb2_grpc
@@ -119,7 +120,7 @@ def _date_pb(field: str, value: str | None) -> pb.Date | None:
         fail(str(exc), EXIT_USAGE)
     if parsed is None:
         return None
-    return _pb_date(parsed.first_day, parsed.precision)
+    return date_to_pb(parsed.first_day, parsed.precision)
 
 
 def _date_text(date: pb.Date) -> str | None:
@@ -129,16 +130,6 @@ def _date_text(date: pb.Date) -> str | None:
     if not date.month:
         return f"{date.year:04d}"
     return f"{date.year:04d}-{date.month:02d}" + (f"-{date.day:02d}" if date.day else "")
-
-
-def _pb_date(day: Any, precision: DatePrecision) -> pb.Date | None:
-    if day is None:
-        return None
-    if precision is DatePrecision.YEAR:
-        return pb.Date(year=day.year)
-    if precision is DatePrecision.MONTH:
-        return pb.Date(year=day.year, month=day.month)
-    return pb.Date(year=day.year, month=day.month, day=day.day)
 
 
 @app.command()
@@ -197,7 +188,7 @@ def _document_pb(doc: DocumentIn) -> pb.Document:
         source=pb.Source(source_id=doc.source.source_id, outlet=doc.source.outlet),
         text=doc.text,
         url=doc.url,
-        published=_pb_date(doc.published, doc.published_precision),
+        published=date_to_pb(doc.published, doc.published_precision),
         document_id=doc.external_id,
     )
 
@@ -421,8 +412,8 @@ def _judge_remote(pairs: list[_Pair], server: str) -> list[_Answer] | None:
         request = pb.JudgePairRequest(
             a=pair.a,
             b=pair.b,
-            a_date=_pb_date(pair.a_date, DatePrecision.DAY),
-            b_date=_pb_date(pair.b_date, DatePrecision.DAY),
+            a_date=date_to_pb(pair.a_date, DatePrecision.DAY),
+            b_date=date_to_pb(pair.b_date, DatePrecision.DAY),
         )
         try:
             reply = stub.JudgePair(request, timeout=60.0, metadata=_metadata())

@@ -19,6 +19,7 @@ from contra.domain import (
 )
 from contra.errors import InvalidInput
 from contra.service import validate
+from contra.service.api.dates import date_to_pb
 from contra.service.detector import CheckQuery
 from contra.v1 import contra_pb2 as pb
 
@@ -51,16 +52,6 @@ def exact_from_pb(field: str, msg: pb.Date) -> dt.date | None:
     """The day a date names, or None for "not given" and for a month or a year (nothing to resolve against)."""
     parsed = span_from_pb(field, msg)
     return None if parsed is None else parsed.exact
-
-
-def date_to_pb(value: dt.date | None, precision: DatePrecision = DatePrecision.DAY) -> pb.Date | None:
-    if value is None:
-        return None
-    if precision is DatePrecision.YEAR:
-        return pb.Date(year=value.year)
-    if precision is DatePrecision.MONTH:
-        return pb.Date(year=value.year, month=value.month)
-    return pb.Date(year=value.year, month=value.month, day=value.day)
 
 
 def documents_from_pb(request: pb.IngestRequest) -> list[DocumentIn]:
