@@ -230,25 +230,8 @@ class Judge:
             explanation = f"not judged: {evidence.not_a_claim}" if evidence.ruled_out else _agreement_explanation(label)
             return Verdict(label=label, kind=None, score=score, explanation=explanation, nli=nli)
         if finding is not None:
-            return Verdict(
-                label=Label.CONTRADICTION,
-                kind=finding.kind,
-                score=score,
-                explanation=finding.explanation,
-                span_a=finding.span_a,
-                span_b=finding.span_b,
-                nli=nli,
-            )
-        span_a, span_b, explanation = stance_explanation(pair.a, pair.b, nli[_CON] if nli else None)
-        return Verdict(
-            label=Label.CONTRADICTION,
-            kind=ConflictKind.STANCE,
-            score=score,
-            explanation=explanation,
-            span_a=span_a,
-            span_b=span_b,
-            nli=nli,
-        )
+            return _figure_verdict(finding, score, nli)
+        return _stance_verdict(pair, score, nli, nli[_CON] if nli else None)
 
     def _verdict(self, pair: PairInput, evidence: PairEvidence) -> Verdict:
         """The fixed rules used without a calibration: noisy-OR of figures and NLI, and a stance gate."""
@@ -259,33 +242,43 @@ class Judge:
             # Noisy-OR: either an exact figure conflict or the model's stance can make the conflict.
             score = 1.0 - (1.0 - finding.confidence) * (1.0 - p_con)
             if score >= self.threshold:
-                return Verdict(
-                    label=Label.CONTRADICTION,
-                    kind=finding.kind,
-                    score=score,
-                    explanation=finding.explanation,
-                    span_a=finding.span_a,
-                    span_b=finding.span_b,
-                    nli=nli,
-                )
+                return _figure_verdict(finding, score, nli)
         if (
             nli
             and p_con >= self.threshold
             and p_con == max(nli)
             and content_overlap(pair.a, pair.b) >= STANCE_MIN_OVERLAP
         ):
-            span_a, span_b, explanation = stance_explanation(pair.a, pair.b, p_con)
-            return Verdict(
-                label=Label.CONTRADICTION,
-                kind=ConflictKind.STANCE,
-                score=p_con,
-                explanation=explanation,
-                span_a=span_a,
-                span_b=span_b,
-                nli=nli,
-            )
+            return _stance_verdict(pair, p_con, nli, p_con)
         label = Label.ENTAILMENT if nli and nli[_ENT] == max(nli) else Label.NEUTRAL
         return Verdict(label=label, kind=None, score=p_con, explanation=_agreement_explanation(label), nli=nli)
+
+
+def _figure_verdict(finding: NumericFinding, score: float, nli: tuple[float, ...]) -> Verdict:
+    """A conflict found by the figures check: its kind, spans and explanation."""
+    return Verdict(
+        label=Label.CONTRADICTION,
+        kind=finding.kind,
+        score=score,
+        explanation=finding.explanation,
+        span_a=finding.span_a,
+        span_b=finding.span_b,
+        nli=nli,
+    )
+
+
+def _stance_verdict(pair: PairInput, score: float, nli: tuple[float, ...], p_con: float | None) -> Verdict:
+    """A stance conflict: spans and explanation from the stance cues (``spans.py``)."""
+    span_a, span_b, explanation = stance_explanation(pair.a, pair.b, p_con)
+    return Verdict(
+        label=Label.CONTRADICTION,
+        kind=ConflictKind.STANCE,
+        score=score,
+        explanation=explanation,
+        span_a=span_a,
+        span_b=span_b,
+        nli=nli,
+    )
 
 
 #: The least confidence of a figure clash that counts as evidence (``numbers.py``: a match by position
