@@ -58,9 +58,9 @@ SEED = 0
 #: compatible pairs are less alike than Emergent's headlines; hand-written pairs share most words whether they
 #: conflict or not), and without them the out-of-fold AUC rose on Emergent (0.733 -> 0.777) and FNC-1.
 SIGNS: dict[str, int] = {
-    "nli_contradiction": 1,
-    "nli_contradiction_min": 1,
-    "nli_entailment": -1,
+    "nli_contradiction_logit": 1,
+    "nli_contradiction_min_logit": 1,
+    "nli_entailment_logit": -1,
     "figure_conflict": 1,
     "figure_conflict_weak_parallel": 1,
     "figure_agreements": -1,

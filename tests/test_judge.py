@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 
 from contra.domain import ConflictKind, Label, NumericFinding, Span
-from contra.service.judge.calibration import DEFAULT_CALIBRATION, FEATURES, Calibration
+from contra.service.judge.calibration import (
+    DEFAULT_CALIBRATION,
+    FEATURES,
+    NLI_FEATURES,
+    NLI_RANGE,
+    Calibration,
+    log_odds,
+)
 from contra.service.judge.judge import Judge, PairInput, diff_spans
 from contra.service.judge.numbers import figure_evidence
 
@@ -95,9 +102,13 @@ def _eager_calibration() -> Calibration:
     """A calibration that scores any contradiction signal high, so the tests below see what the rules do."""
     n = len(FEATURES)
     weights = np.zeros(n)
-    for name in ("nli_contradiction", "figure_conflict", "denial_flip", "opposites"):
+    mean, scale = np.zeros(n), np.ones(n)
+    for name in ("nli_contradiction_logit", "figure_conflict", "denial_flip", "opposites"):
         weights[FEATURES.index(name)] = 5.0
-    return Calibration(FEATURES, np.zeros(n), np.ones(n), weights, -2.0)
+    # The NLI log-odds mapped back onto [0, 1]: probability 0 adds nothing, probability 1 adds the weight.
+    k = FEATURES.index("nli_contradiction_logit")
+    mean[k], scale[k] = NLI_RANGE[0], NLI_RANGE[1] - NLI_RANGE[0]
+    return Calibration(FEATURES, mean, scale, weights, -2.0)
 
 
 def _calibrated(handler: Callable[[str, str], tuple[float, float, float]]) -> Judge:
@@ -184,6 +195,9 @@ def test_calibration_round_trip_and_feature_check(tmp_path: Path) -> None:
         Calibration.load(path)
 
 
+log_odds_of = np.vectorize(log_odds)
+
+
 def test_max_score_bounds_every_answer_of_the_model() -> None:
     cal = Calibration.load(DEFAULT_CALIBRATION)
     rng = np.random.default_rng(1)
@@ -191,8 +205,8 @@ def test_max_score_bounds_every_answer_of_the_model() -> None:
     bound = cal.max_score(x)
     for _ in range(20):
         y = x.copy()
-        for name in ("nli_contradiction", "nli_contradiction_min", "nli_entailment"):
-            y[:, FEATURES.index(name)] = rng.random(len(y))
+        for name in NLI_FEATURES:
+            y[:, FEATURES.index(name)] = log_odds_of(rng.random(len(y)))
         assert (cal.score(y) <= bound + 1e-12).all()
 
 

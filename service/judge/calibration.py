@@ -11,6 +11,7 @@ in-sample fit.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,16 +25,34 @@ DEFAULT_CALIBRATION = REPO_ROOT / "models" / "judge-calibration.json"
 #: The features, in column order, by group (the ablation of ``make eval-news`` drops one group at a time).
 #: Changing them means refitting: ``make fit-judge``.
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
-    "nli": ("nli_contradiction", "nli_contradiction_min", "nli_entailment"),
+    "nli": ("nli_contradiction_logit", "nli_contradiction_min_logit", "nli_entailment_logit"),
     "figures": ("figure_conflict", "figure_conflict_weak_parallel", "figure_agreements"),
     "stance_cues": ("denial_flip", "denies_shared_predicate", "debunk_flip", "opposites"),
     "same_event": ("entity_mismatch", "stale"),
 }
 FEATURES: tuple[str, ...] = tuple(f for group in FEATURE_GROUPS.values() for f in group)
-#: Features that are probabilities of the NLI model, in [0, 1]: the judge bounds a pair's score over their
-#: range before running the model, and skips the model where even the most conflicting answer cannot
-#: reach the threshold.
+#: Features that come from the NLI model's probabilities: the judge bounds a pair's score over their range
+#: (``NLI_RANGE``) before running the model, and skips the model where even the most conflicting answer
+#: cannot reach the threshold.
 NLI_FEATURES: tuple[str, ...] = FEATURE_GROUPS["nli"]
+#: Probabilities are clipped to [NLI_CLIP, 1 - NLI_CLIP] before their log-odds are taken.
+NLI_CLIP = 1e-4
+
+
+def log_odds(p: float) -> float:
+    """The NLI probabilities enter the logistic model as log-odds, not as probabilities.
+
+    A logistic model is linear in log-odds, and on real news what separates conflicts is at the top end:
+    0.99 against 0.9 is a tenfold difference in odds but 0.09 in probability. Measured out of fold
+    (`make fit-judge`, same features otherwise): Emergent ROC AUC 0.846 -> 0.852, and the best F1 at
+    precision >= 0.80 0.02 -> 0.48, because the few pairs the model is sure of now rank above the
+    cue-only ones."""
+    q = min(max(p, NLI_CLIP), 1.0 - NLI_CLIP)
+    return math.log(q / (1.0 - q))
+
+
+#: The range of every NLI feature: the log-odds of probabilities 0 and 1 after clipping.
+NLI_RANGE = (log_odds(0.0), log_odds(1.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +82,13 @@ class Calibration:
         return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
 
     def max_score(self, x: np.ndarray, free: tuple[str, ...] = NLI_FEATURES) -> np.ndarray:
-        """The highest score each row of ``x`` can reach whatever values in [0, 1] the ``free`` features
-        take (exact: the score is monotone in each feature)."""
+        """The highest score each row of ``x`` can reach whatever values in ``NLI_RANGE`` the ``free`` features
+        take (the NLI model's log-odds; exact: the score is monotone in each feature)."""
         x = np.where(np.isnan(x), self.mean, x)
         z = ((x - self.mean) / self.scale) * self.weights
         for name in free:
             k = self.features.index(name)
-            ends = (np.array([0.0, 1.0]) - self.mean[k]) / self.scale[k] * self.weights[k]
+            ends = (np.array(NLI_RANGE) - self.mean[k]) / self.scale[k] * self.weights[k]
             z[:, k] = ends.max()
         return np.asarray(1.0 / (1.0 + np.exp(-(z.sum(axis=1) + self.bias))), dtype=np.float64)
 

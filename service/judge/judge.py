@@ -23,7 +23,7 @@ import numpy as np
 
 from contra.domain import LABEL_ORDER, ConflictKind, Label, NumericFinding, Span, Verdict
 from contra.service.judge.attribution import not_a_claim
-from contra.service.judge.calibration import FEATURES, NLI_FEATURES, Calibration
+from contra.service.judge.calibration import FEATURES, NLI_FEATURES, Calibration, log_odds
 from contra.service.judge.numbers import FigureEvidence
 from contra.service.judge.polarity import Polarity, polarity
 from contra.service.judge.same_event import SameEvent, content_overlap, same_event
@@ -39,6 +39,10 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 #: NLI models trained on SNLI-style data call two claims about different events "contradiction";
 #: below this share of common content words a stance conflict is not believed (the same-event test).
 STANCE_MIN_OVERLAP = 0.3
+
+
+def _log_odds(p: float) -> float:
+    return np.nan if np.isnan(p) else log_odds(p)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +93,9 @@ class PairEvidence:
         finding = self.figures.finding
         event = self.event
         return {
-            "nli_contradiction": (con[0] + con[1]) / 2.0,
-            "nli_contradiction_min": min(con),
-            "nli_entailment": ent,
+            "nli_contradiction_logit": _log_odds((con[0] + con[1]) / 2.0),
+            "nli_contradiction_min_logit": _log_odds(min(con)),
+            "nli_entailment_logit": _log_odds(ent),
             # A clash the figures check is unsure of (two dates of a timeline, figures matched by position
             # only) is no evidence: below SURE_FIGURE it is left out, as the check itself does not report it.
             "figure_conflict": finding.confidence if finding is not None and finding.confidence >= SURE_FIGURE else 0.0,
