@@ -41,7 +41,9 @@ from contra.service.config import Settings
 from contra.service.judge.calibration import Calibration
 from contra.service.judge.judge import Judge, PairEvidence
 
-console = Console(width=160)
+console = Console(width=170)
+#: The precision a flag must keep on unseen news (the judge's target there: F1 >= 0.70 at precision >= 0.80).
+HIGH_PRECISION = 0.8
 _CON = LABEL_ORDER.index(Label.CONTRADICTION)
 
 
@@ -58,6 +60,10 @@ class SetScores:
     nli_auc: float | None
     always_f1: float
     vetoes: dict[str, int]
+    #: The best F1 any threshold reaches with precision >= ``HIGH_PRECISION`` (0 where none does), and
+    #: that threshold: how the score ranks at the top, where a newsroom would set the bar.
+    f1_at_high_precision: float
+    threshold_at_high_precision: float | None
 
     def row(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -78,6 +84,24 @@ def nli_contradiction(e: PairEvidence) -> float:
 def vetoes_of(e: PairEvidence) -> list[str]:
     """Names of the rules that decide this pair before any score (the judge's own list)."""
     return list(e.vetoes())
+
+
+def best_f1_at_precision(y: np.ndarray, scores: np.ndarray, precision: float) -> tuple[float, float | None]:
+    """The highest F1 over thresholds whose flags keep ``precision``, and the threshold (ties broken
+    toward flagging less: a threshold between two tied scores is not reachable)."""
+    order = np.argsort(-scores, kind="stable")
+    ranked, y_ranked = scores[order], y[order]
+    tp = np.cumsum(y_ranked)
+    flagged = np.arange(1, len(y) + 1)
+    # Only cut where the next score is lower: a threshold flags all pairs tied at it.
+    cut = np.append(ranked[1:] < ranked[:-1], True)
+    p, r = tp / flagged, tp / max(int(y.sum()), 1)
+    f1 = np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0.0)
+    ok = cut & (p >= precision)
+    if not ok.any():
+        return 0.0, None
+    best = int(np.argmax(np.where(ok, f1, -1.0)))
+    return float(f1[best]), float(ranked[best])
 
 
 def score_set(s: NewsSet, scores: np.ndarray, threshold: float) -> SetScores:
@@ -118,6 +142,7 @@ def score_set(s: NewsSet, scores: np.ndarray, threshold: float) -> SetScores:
         float(roc_auc_score(y, unit_max(s, nli))) if both else None,
         2 * base / (1 + base) if base else 0.0,
         vetoes,
+        *(best_f1_at_precision(y, unit_scores, HIGH_PRECISION) if both else (0.0, None)),
     )
 
 
@@ -139,6 +164,7 @@ def print_table(title: str, results: Sequence[SetScores]) -> None:
         "AUC",
         "NLI AUC",
         "always-C F1",
+        f"F1 @P>={HIGH_PRECISION}",
         "vetoed conflicts",
     ):
         table.add_column(col, justify="left" if col in ("set", "vetoed conflicts") else "right")
@@ -156,6 +182,9 @@ def print_table(title: str, results: Sequence[SetScores]) -> None:
             f"{r.auc:.3f}" if r.auc is not None else "-",
             f"{r.nli_auc:.3f}" if r.nli_auc is not None else "-",
             f"{r.always_f1:.3f}" if r.conflicts else "-",
+            f"{r.f1_at_high_precision:.3f} (t {r.threshold_at_high_precision:.2f})"
+            if r.threshold_at_high_precision is not None
+            else ("0" if r.conflicts else "-"),
             vetoes,
         )
     console.print(table)
