@@ -23,6 +23,8 @@ Sources and splits
   sentences and the two sentences that share the most (IDF-weighted) words with the headline, in
   body order, are the premise, the headline the hypothesis: ``agree`` -> entailment, ``disagree`` ->
   contradiction (both orders), ``discuss`` -> neutral (a sample). ``unrelated`` rows are not used.
+  Optionally (``--within-article N``) also two sentences of one role-"nli" body -> neutral: one outlet does
+  not contradict itself, and an SNLI-trained model calls such same-story, different-fact pairs contradictions.
 
 The judge-role claims of Emergent and FNC-1 are never trained on; ``eval_nli.py`` measures the news
 figures on them. ANLI and FEVER-Symmetric are evaluation sets only (ANLI is CC BY-NC: never train on it).
@@ -199,6 +201,33 @@ def fnc_train_pairs(discuss: int, seed: int) -> list[Pair]:
     return out
 
 
+def within_article_pairs(per_body: int, seed: int) -> list[Pair]:
+    """Neutral pairs: two sentences of one role-"nli" FNC-1 body that share at least two content words.
+
+    One outlet does not contradict itself, so two claims of one report are compatible, and most are
+    about different facts of the same story ("the council approved the budget" / "the council also
+    discussed a park"). Models trained on SNLI call such pairs contradictions (in SNLI two captions of
+    one photo that describe different scenes are labelled so); on news that is the commonest false
+    alarm. Bodies with any row of role "judge" are left out: the judge's within-article set is drawn
+    from those."""
+    judge_bodies = {r.body_id for r in newsdata.fnc_stances() if newsdata.role_of(r.group) == "judge"}
+    nli_bodies = sorted(
+        {r.body_id for r in newsdata.fnc_stances() if r.stance != "unrelated" and newsdata.role_of(r.group) == "nli"}
+        - judge_bodies
+    )
+    bodies = newsdata.fnc_bodies()
+    rng = random.Random(seed)
+    out: list[Pair] = []
+    for body in nli_bodies:
+        parts = sentences(bodies[body])
+        words = [_words(p) for p in parts]
+        close = [(a, b) for a in range(len(parts)) for b in range(a + 1, len(parts)) if len(words[a] & words[b]) >= 2]
+        for a, b in rng.sample(close, min(per_body, len(close))):
+            first, second = (parts[a], parts[b]) if rng.random() < 0.5 else (parts[b], parts[a])
+            out.append(Pair(first, second, "neutral", "fnc_within_article"))
+    return out
+
+
 def warm_pool(
     seed: int,
     general: int = 15000,
@@ -206,10 +235,12 @@ def warm_pool(
     news_copies: int = 2,
     emergent_agree: int = 600,
     fnc_discuss: int = 400,
+    within_article: int = 0,
 ) -> list[Pair]:
     """The warm-start mix: ``general`` replayed pool pairs, ``vitaminc`` trainable VitaminC pairs (real
     and synthetic in their file proportions), and the news pairs ``news_copies`` times (each copy with its
-    own sample of Emergent agree pairs and FNC-1 discuss rows)."""
+    own sample of Emergent agree pairs and FNC-1 discuss rows), with up to ``within_article`` neutral sentence
+    pairs per role-"nli" FNC-1 body in each copy."""
     rng = random.Random(seed)
     pool: list[Pair] = []
     base = general_pairs()
@@ -218,6 +249,8 @@ def warm_pool(
     pool += rng.sample(vit, min(vitaminc, len(vit)))
     for copy in range(news_copies):
         pool += emergent_train_pairs(emergent_agree, seed + copy) + fnc_train_pairs(fnc_discuss, seed + copy)
+        if within_article:
+            pool += within_article_pairs(within_article, seed + copy)
     return pool
 
 

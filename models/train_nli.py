@@ -139,6 +139,9 @@ def main() -> None:
     parser.add_argument("--general", type=int, default=15000, help="warm pool: replayed general-pool pairs")
     parser.add_argument("--vitaminc", type=int, default=16000, help="warm pool: VitaminC pairs (trainable cases)")
     parser.add_argument("--news-copies", type=int, default=2, help="warm pool: copies of the news pairs")
+    parser.add_argument(
+        "--within-article", type=int, default=0, help="warm pool: neutral sentence pairs per role-nli FNC-1 body"
+    )
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--lr", type=float, default=7e-5)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -165,7 +168,12 @@ def main() -> None:
         args.base = str(get_model_path())
     LOG.info("starting weights: %s", args.base)
 
-    sizes = {"general": args.general, "vitaminc": args.vitaminc, "news_copies": args.news_copies}
+    sizes = {
+        "general": args.general,
+        "vitaminc": args.vitaminc,
+        "news_copies": args.news_copies,
+        "within_article": args.within_article,
+    }
     rows = read_pool(args.seed, args.pool, sizes)
     if args.max_pairs:
         rows = rows[: args.max_pairs]
