@@ -26,8 +26,14 @@ plain dense search, measured in the same run; the second is the retrieval settin
 the re-ranking (dense + lexical, RRF), the last the settings' defaults, which Check and compare use.
 
 Vectors are computed once with the int8 ONNX embedder and cached under ``var/eval-retrieval/``.
+``--embedder`` measures another one (``torch``: the packaged model in fp32; a path: a sentence-transformers
+directory such as ``models/train_embedder.py``'s, fp32), repeated to compare several in one run, each
+variant per embedder. ``--roles judge`` counts only queries of Emergent claims (and FNC-1 bodies of
+claims) that ``newsdata.role_of`` holds out from training; the corpus keeps every text as a distractor.
 
     .venv/bin/python bench/eval_retrieval.py [--corpora emergent,claimdiff,fnc1] [--variants ...] [--json out.json]
+    .venv/bin/python bench/eval_retrieval.py --roles judge --embedder torch --embedder var/embedder-ft \\
+        --variants "dense (plain);defaults (now)"
 """
 
 from __future__ import annotations
@@ -76,6 +82,8 @@ class Query:
     #: Partners as sets of rows: a partner is found when any row of its set is among the candidates.
     conflicting: tuple[frozenset[int], ...]
     agreeing: tuple[frozenset[int], ...]
+    #: ``newsdata.role_of`` of the query's Emergent claim (``--roles`` keeps only some); None for ClaimDiff.
+    role: str | None = None
 
 
 @dataclass(slots=True)
@@ -115,7 +123,7 @@ def emergent() -> Corpus:
                     continue
                 (agreeing if o.stance == h.stance else conflicting).append(frozenset({other}))
             if conflicting or agreeing:
-                corpus.queries.append(Query(row, tuple(conflicting), tuple(agreeing)))
+                corpus.queries.append(Query(row, tuple(conflicting), tuple(agreeing), newsdata.role_of(h.claim_id)))
     return corpus
 
 
@@ -192,7 +200,7 @@ def fnc1(embed: Callable[[Sequence[str]], np.ndarray]) -> Corpus:
                 conflicting = tuple(key_rows[o] for o in members if o != key and stance[o] != stance[key])
                 agreeing = tuple(key_rows[o] for o in members if o != key and stance[o] == stance[key])
                 if conflicting or agreeing:
-                    corpus.queries.append(Query(row, conflicting, agreeing))
+                    corpus.queries.append(Query(row, conflicting, agreeing, newsdata.role_of(key[0])))
     return corpus
 
 
@@ -200,14 +208,31 @@ def fnc1(embed: Callable[[Sequence[str]], np.ndarray]) -> Corpus:
 
 
 class CachedEmbedder:
-    """The int8 ONNX embedder with a vector cache on disk, keyed by text."""
+    """An embedder with a vector cache on disk, keyed by text: ``onnx`` (the int8 ONNX embedder the service
+    runs, the default), ``torch`` (the packaged all-MiniLM-L6-v2 in fp32 sentence-transformers) or the path
+    of a sentence-transformers directory (fp32; its cache is keyed by its weights too, so a retrained model
+    is embedded afresh)."""
 
-    def __init__(self) -> None:
+    def __init__(self, spec: str = "onnx") -> None:
+        from contra.service.models.embedder import SentenceTransformerEmbedder
         from contra.service.models.loading import load_embedder
 
-        self.model = load_embedder("", "onnx", Settings().model_cache_dir)
+        key = ""
+        if spec == "onnx":
+            self.model = load_embedder("", "onnx", Settings().model_cache_dir)
+            self.label = "int8 onnx"
+        elif spec == "torch":
+            self.model = SentenceTransformerEmbedder("")
+            self.label = "fp32 packaged"
+        else:
+            self.model = SentenceTransformerEmbedder(str(Path(spec).resolve()))
+            self.label = f"fp32 {Path(spec).name}"
+            digest = hashlib.sha256()
+            for weights in sorted(Path(spec).glob("*.safetensors")) + sorted(Path(spec).glob("*.bin")):
+                digest.update(weights.read_bytes())
+            key = digest.hexdigest()
         CACHE.mkdir(parents=True, exist_ok=True)
-        self.path = CACHE / f"vectors-{hashlib.sha256(self.model.name.encode()).hexdigest()[:12]}.npz"
+        self.path = CACHE / f"vectors-{hashlib.sha256((self.model.name + key).encode()).hexdigest()[:12]}.npz"
         self.known: dict[str, np.ndarray] = {}
         if self.path.exists():
             with np.load(self.path, allow_pickle=False) as saved:
@@ -337,10 +362,25 @@ def main() -> None:
     parser.add_argument("--corpora", default="emergent,claimdiff,fnc1")
     parser.add_argument("--variants", default="", help="semicolon-separated names to run (default: all)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--embedder",
+        action="append",
+        default=None,
+        help="onnx (default: the service's int8 embedder), torch (packaged, fp32) or a sentence-transformers "
+        "directory (fp32); repeat to compare embedders in one run (the first one picks FNC-1's key claims)",
+    )
+    parser.add_argument(
+        "--roles",
+        default="",
+        help="comma-separated newsdata roles: only queries of Emergent claims (and FNC-1 bodies) of these roles "
+        "count, e.g. 'judge' for claims no model trained on; the corpus keeps every text (default: all)",
+    )
     args = parser.parse_args()
     if not newsdata.available():
         sys.exit(f"eval-retrieval: no news data under {newsdata.news_root()} (set CONTRA_NEWS_DATA)")
-    embed = CachedEmbedder()
+    embedders = [CachedEmbedder(spec) for spec in args.embedder or ["onnx"]]
+    embed = embedders[0]
+    roles = set(filter(None, args.roles.split(",")))
     settings = Settings()
     base = RetrievalSettings.from_settings(settings)
     chosen = [v for v in variants(base) if not args.variants or v.name in args.variants.split(";")]
@@ -353,8 +393,8 @@ def main() -> None:
     payload: dict[str, Any] = {"machine": machine, "corpora": {}}
     for name in args.corpora.split(","):
         corpus = builders[name]()
-        vectors = embed(corpus.texts)
-        embed.save()
+        if roles:
+            corpus.queries = [q for q in corpus.queries if q.role is None or q.role in roles]
         n_conf = sum(len(q.conflicting) for q in corpus.queries)
         n_agr = sum(len(q.agreeing) for q in corpus.queries)
         console.print(
@@ -369,18 +409,25 @@ def main() -> None:
         for col in ("cand/claim @20", "ms/query"):
             table.add_column(col, justify="right")
         payload["corpora"][name] = {}
-        for variant in chosen:
-            out = measure(corpus, vectors, variant)
-            table.add_row(
-                variant.name,
-                *[f"{out.recall[kind][k]:.3f}" for kind in ("conflicting", "agreeing") for k in KS],
-                f"{out.candidates:.1f}",
-                f"{out.ms:.2f}",
-            )
-            payload["corpora"][name][variant.name] = dataclasses.asdict(out)
+        for embedder in embedders:
+            vectors = embedder(corpus.texts)
+            embedder.save()
+            for variant in chosen:
+                out = measure(corpus, vectors, variant)
+                label = variant.name if len(embedders) == 1 else f"{embedder.label}: {variant.name}"
+                table.add_row(
+                    label,
+                    *[f"{out.recall[kind][k]:.3f}" for kind in ("conflicting", "agreeing") for k in KS],
+                    f"{out.candidates:.1f}",
+                    f"{out.ms:.2f}",
+                )
+                payload["corpora"][name][label] = dataclasses.asdict(out)
         console.print(table)
-    console.print(f"machine: {machine}; embedder {embed.model.name}")
-    embed.save()
+    console.print(f"machine: {machine}; embedder {', '.join(e.model.name for e in embedders)}")
+    if roles:
+        console.print(f"queries of roles {sorted(roles)} only (ClaimDiff: all)")
+    for embedder in embedders:
+        embedder.save()
     if args.json:
         args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")
 
