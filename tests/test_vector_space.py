@@ -39,6 +39,22 @@ class Permuted:
         return self.inner.embed(texts)[:, self.order]
 
 
+class Nudged:
+    """The wrapped embedder's vectors moved a little: a neighbouring space, like a model fine-tuned for an
+    epoch (mean probe cosine about 0.97 with its base), which must be refused as well."""
+
+    def __init__(self, inner: Embedder, scale: float) -> None:
+        self.inner = inner
+        self.name = f"{inner.name} (fine-tuned)"
+        self.dimension = inner.dimension
+        self.scale = scale
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self.inner.embed(texts)
+        noise = np.random.default_rng(1).normal(size=vectors.shape) * self.scale
+        return vectors + noise * np.linalg.norm(vectors, axis=1, keepdims=True) / np.sqrt(vectors.shape[1])
+
+
 @pytest.fixture(scope="module")
 def onnx_embedder() -> Embedder:
     return load_embedder("", "onnx", Settings().model_cache_dir)
@@ -70,13 +86,28 @@ def test_another_space_is_refused_and_the_store_is_left_as_it_was(tmp_path: Path
     store = _store_with_a_claim(path, onnx_embedder)
     check_vector_space(store, onnx_embedder)
     before = store.counts(), store.vector_reference()
-    with pytest.raises(StoreError, match=r"another space \(mean cosine -?0\.\d\d") as refused:
+    with pytest.raises(StoreError, match=r"another space \(mean cosine -?0\.\d\d\d") as refused:
         check_vector_space(store, Permuted(onnx_embedder))
     assert "CONTRA_EMBEDDER" in str(refused.value) and onnx_embedder.name in str(refused.value)
     after = store.counts(), store.vector_reference()
     assert before[0] == after[0] and before[1] is not None and after[1] is not None
     np.testing.assert_array_equal(before[1][1], after[1][1])
     store.close()
+
+
+def test_a_nearby_space_is_refused_too(tmp_path: Path, onnx_embedder: Embedder) -> None:
+    store = _store_with_a_claim(tmp_path / "claims.sqlite3", onnx_embedder)
+    check_vector_space(store, onnx_embedder)
+    nudged = Nudged(onnx_embedder, 0.25)
+    mean = float(np.mean(np.sum(_unit(onnx_embedder.embed(PROBES)) * _unit(nudged.embed(PROBES)), axis=1)))
+    assert 0.95 < mean < 0.98  # as close as a one-epoch fine-tune of the same model
+    with pytest.raises(StoreError, match="fine-tuned or other model"):
+        check_vector_space(store, nudged)
+    store.close()
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
 def test_a_store_from_before_the_probes_adopts_the_current_space(tmp_path: Path, onnx_embedder: Embedder) -> None:
