@@ -65,7 +65,7 @@ from contra.index.lexical import LexicalTable
 from contra.index.vectors import create_index
 from contra.service.claims import split_claims
 from contra.service.config import Settings
-from contra.service.retrieval import CandidateSearch, RetrievalSettings
+from contra.service.retrieval import CandidateSearch, RetrievalSettings, opposite_cues
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "var" / "eval-retrieval"
@@ -269,6 +269,79 @@ class Variant:
     dense_only: bool = False
     #: Searched as before this change: no text lookup, so copies of the query are dropped after the cut.
     as_before: bool = False
+    #: Trial (``--stance-probe``): the dense pool re-ranked by ``cos + stance_bonus * cues + probe_weight * p``,
+    #: ``p`` the learned stance probe's probability that the pair conflicts (``models/train_stance_probe.py``).
+    probe: Path | None = None
+    probe_weight: float = 0.0
+
+
+def load_probe(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as saved:
+        return {name: np.asarray(saved[name], dtype=np.float32) for name in ("uv", "diff", "cos", "bias")}
+
+
+def probe_probability(probe: dict[str, np.ndarray], u: np.ndarray, cands: np.ndarray) -> np.ndarray:
+    """The stance probe's probability that ``u`` and each row of ``cands`` conflict: a logistic regression
+    over ``u*v``, ``|u-v|`` and ``cos`` (one matrix-vector product and one ``|u-v|`` pass per pool)."""
+    logit = cands @ (u * probe["uv"]) + np.abs(cands - u) @ probe["diff"] + (cands @ u) * probe["cos"] + probe["bias"]
+    return 1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0)))
+
+
+@dataclass(slots=True)
+class ProbeSearch(CandidateSearch):
+    """``CandidateSearch`` whose dense pool re-rank adds the stance probe's term (the trial, bench only)."""
+
+    probe: dict[str, np.ndarray] = field(default_factory=dict)
+    probe_weight: float = 0.0
+
+    def _rerank(self, text, vector, hits, known):  # type: ignore[no-untyped-def]
+        s = self.settings
+        if len(hits) < 2:
+            return hits
+        ids = np.fromiter(hits, dtype=np.int64, count=len(hits))
+        cosines = np.fromiter(hits.values(), dtype=np.float32, count=len(hits))
+        score = cosines.copy()
+        if s.stance_bonus and known:
+            score = score + s.stance_bonus * np.fromiter(
+                (opposite_cues(text, known.get(int(cid), "")) for cid in ids), dtype=np.float32, count=len(ids)
+            )
+        if self.probe_weight:
+            u = np.asarray(vector, dtype=np.float32)
+            score = score + self.probe_weight * probe_probability(self.probe, u, self.vectors_by_id(ids))
+        order = np.argsort(-score, kind="stable")
+        return {int(ids[i]): float(cosines[i]) for i in order}
+
+
+def probe_variants(base: RetrievalSettings, path: Path, label: str) -> list[Variant]:
+    """The stance probe's trial rows: the dense pool alone re-ranked (no story, no lexical), and the shipped
+    defaults with the probe beside or instead of the ``opposite_cues`` bonus."""
+    pool = dataclasses.replace(base, lexical_k=0, story=0, stance_bonus=0.0, min_similarity=-1.0)
+    out = []
+    if label == "probe":
+        out.append(Variant("dense pool 60, cue .05 (probe 0)", dataclasses.replace(pool, stance_bonus=0.05), True))
+    for k, w in ((60, 0.1), (60, 0.2), (60, 0.3), (100, 0.3)):
+        out.append(
+            Variant(
+                f"dense pool {k} + {label} {w:g}", dataclasses.replace(pool, pool_k=k), True, probe=path, probe_weight=w
+            )
+        )
+    cue = dataclasses.replace(pool, stance_bonus=0.05)
+    for w in (0.1, 0.3):
+        out.append(Variant(f"dense pool 60, cue .05 + {label} {w:g}", cue, True, probe=path, probe_weight=w))
+    for w in (0.1, 0.3):
+        out.append(Variant(f"defaults + {label} {w:g}", base, probe=path, probe_weight=w))
+        out.append(
+            Variant(
+                f"defaults, {label} {w:g} instead of cue",
+                dataclasses.replace(base, stance_bonus=0.0),
+                probe=path,
+                probe_weight=w,
+            )
+        )
+    out.append(
+        Variant(f"defaults pool 100 + {label} 0.3", dataclasses.replace(base, pool_k=100), probe=path, probe_weight=0.3)
+    )
+    return out
 
 
 #: Each technique on its own over the settings as they were before this change, then pairs of them.
@@ -325,6 +398,16 @@ def measure(corpus: Corpus, vectors: np.ndarray, variant: Variant) -> Outcome:
         variant.settings,
         texts_by_id=None if variant.as_before else (lambda ids: {int(i): corpus.texts[i] for i in ids}),
     )
+    if variant.probe is not None:
+        search = ProbeSearch(
+            index,
+            lexical,
+            lambda ids: vectors[ids],
+            variant.settings,
+            texts_by_id=lambda ids: {int(i): corpus.texts[i] for i in ids},
+            probe=load_probe(variant.probe),
+            probe_weight=variant.probe_weight,
+        )
     by_group: dict[str, list[Query]] = collections.defaultdict(list)
     for q in corpus.queries:
         by_group[corpus.groups[q.row]].append(q)
@@ -375,6 +458,14 @@ def main() -> None:
         help="comma-separated newsdata roles: only queries of Emergent claims (and FNC-1 bodies) of these roles "
         "count, e.g. 'judge' for claims no model trained on; the corpus keeps every text (default: all)",
     )
+    parser.add_argument(
+        "--stance-probe",
+        action="append",
+        type=Path,
+        default=None,
+        help="trial: add rows re-ranking the dense pool with this stance probe (models/train_stance_probe.py's "
+        "npz); repeat for several probes",
+    )
     args = parser.parse_args()
     if not newsdata.available():
         sys.exit(f"eval-retrieval: no news data under {newsdata.news_root()} (set CONTRA_NEWS_DATA)")
@@ -383,7 +474,11 @@ def main() -> None:
     roles = set(filter(None, args.roles.split(",")))
     settings = Settings()
     base = RetrievalSettings.from_settings(settings)
-    chosen = [v for v in variants(base) if not args.variants or v.name in args.variants.split(";")]
+    candidates = variants(base)
+    for n, path in enumerate(args.stance_probe or []):
+        candidates += probe_variants(base, path, "probe" if n == 0 else f"probe{n + 1}")
+    names = set(args.variants.split(";"))
+    chosen = [v for v in candidates if not args.variants or v.name in names or ("probe" in names and "probe" in v.name)]
     builders: dict[str, Callable[[], Corpus]] = {
         "emergent": emergent,
         "claimdiff": claimdiff,
