@@ -65,7 +65,7 @@ from contra.index.lexical import LexicalTable
 from contra.index.vectors import create_index
 from contra.service.claims import split_claims
 from contra.service.config import Settings
-from contra.service.retrieval import CandidateSearch, RetrievalSettings, opposite_cues
+from contra.service.retrieval import CandidateSearch, RetrievalSettings
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "var" / "eval-retrieval"
@@ -294,22 +294,16 @@ class ProbeSearch(CandidateSearch):
     probe: dict[str, np.ndarray] = field(default_factory=dict)
     probe_weight: float = 0.0
 
-    def _rerank(self, text, vector, hits, known):  # type: ignore[no-untyped-def]
-        s = self.settings
-        if len(hits) < 2:
-            return hits
-        ids = np.fromiter(hits, dtype=np.int64, count=len(hits))
-        cosines = np.fromiter(hits.values(), dtype=np.float32, count=len(hits))
-        score = cosines.copy()
-        if s.stance_bonus and known:
-            score = score + s.stance_bonus * np.fromiter(
-                (opposite_cues(text, known.get(int(cid), "")) for cid in ids), dtype=np.float32, count=len(ids)
-            )
+    def _bonus(self, text, vector, ids, known):  # type: ignore[no-untyped-def]
+        """The shipped bonus plus ``probe_weight`` times the probe's probability; with neither, the pool is
+        still re-sorted by cosine (a no-op: it arrives in that order)."""
+        # Named, not super(): a slots dataclass is a new class, which zero-argument super() does not see.
+        bonus = CandidateSearch._bonus(self, text, vector, ids, known)
+        score = np.zeros(len(ids), dtype=np.float32) if bonus is None else bonus
         if self.probe_weight:
             u = np.asarray(vector, dtype=np.float32)
             score = score + self.probe_weight * probe_probability(self.probe, u, self.vectors_by_id(ids))
-        order = np.argsort(-score, kind="stable")
-        return {int(ids[i]): float(cosines[i]) for i in order}
+        return score
 
 
 def probe_variants(base: RetrievalSettings, path: Path, label: str) -> list[Variant]:

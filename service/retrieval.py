@@ -155,20 +155,28 @@ class CandidateSearch:
     def _rerank(
         self, text: str, vector: np.ndarray, hits: dict[int, float], known: Mapping[int, str]
     ) -> dict[int, float]:
-        """The dense pool re-ranked by ``stance_bonus`` (unchanged when it is 0 or no texts are known); the
+        """The dense pool re-ranked by cosine plus ``_bonus`` (unchanged where there is no bonus); the
         cosines stay the claim's own."""
-        s = self.settings
-        if len(hits) < 2 or s.stance_bonus == 0.0 or not known:
+        if len(hits) < 2:
             return hits
         ids = np.fromiter(hits, dtype=np.int64, count=len(hits))
+        bonus = self._bonus(text, vector, ids, known)
+        if bonus is None:
+            return hits
         cosines = np.fromiter(hits.values(), dtype=np.float32, count=len(hits))
-        score = cosines.copy()
-        if s.stance_bonus and known:
-            score = score + s.stance_bonus * np.fromiter(
-                (opposite_cues(text, known.get(int(cid), "")) for cid in ids), dtype=np.float32, count=len(ids)
-            )
-        order = np.argsort(-score, kind="stable")
+        order = np.argsort(-(cosines + bonus), kind="stable")
         return {int(ids[i]): float(cosines[i]) for i in order}
+
+    def _bonus(self, text: str, vector: np.ndarray, ids: np.ndarray, known: Mapping[int, str]) -> np.ndarray | None:
+        """What each pool member's cosine gains in the re-rank: ``stance_bonus`` where its stance cues oppose
+        the claim's; None (dense order kept) when the bonus is 0 or no texts are known."""
+        s = self.settings
+        if s.stance_bonus == 0.0 or not known:
+            return None
+        cues = np.fromiter(
+            (opposite_cues(text, known.get(int(cid), "")) for cid in ids), dtype=np.float32, count=len(ids)
+        )
+        return s.stance_bonus * cues
 
     def _lexical(self, text: str, vector: np.ndarray, flt: SearchFilter) -> dict[int, float]:
         """Claims sharing the rare terms of ``text``, best BM25 first, with their real cosine; those below
