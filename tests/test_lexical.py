@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from table_embedder import TableEmbedder
 
 from contra.domain import ClaimText, DocumentIn, Source
 from contra.index import FlatIndex
@@ -181,19 +182,6 @@ def test_any_text_is_a_valid_query(store: ClaimStore, text: str) -> None:
 
 
 # -- hybrid retrieval in the detector -------------------------------------------------------------------
-
-
-class TableEmbedder:
-    """Vectors chosen per text by the test, so that dense similarity is under the test's control."""
-
-    name = "table"
-    dimension = DIM
-
-    def __init__(self, table: dict[str, np.ndarray]) -> None:
-        self.table = table
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return np.stack([self.table[t] for t in texts])
 
 
 QUERY = "Halvorsen steelworks produced 1.6 million tonnes of crude steel in 2025."

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from table_embedder import TableEmbedder
 
 from contra.domain import DocumentIn, Source
 from contra.index import FlatIndex, SearchFilter, VectorBatch
@@ -171,17 +172,6 @@ def test_retrieval_settings_come_from_the_service_settings() -> None:
     assert RetrievalSettings.from_settings(Settings()) == RetrievalSettings()
     changed = RetrievalSettings.from_settings(Settings(pool_k=0, stance_bonus=0.0, top_k=7))
     assert changed.pool_k == 0 and changed.stance_bonus == 0.0 and changed.top_k == 7
-
-
-class TableEmbedder:
-    name = "table"
-    dimension = DIM
-
-    def __init__(self, table: dict[str, np.ndarray]) -> None:
-        self.table = table
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return np.stack([self.table[t] for t in texts])
 
 
 def test_check_brings_the_denial_through_the_store(tmp_path: Path) -> None:
