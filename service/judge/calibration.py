@@ -46,7 +46,9 @@ def log_odds(p: float) -> float:
     0.99 against 0.9 is a tenfold difference in odds but 0.09 in probability. Measured out of fold
     (`make fit-judge`, same features otherwise): Emergent ROC AUC 0.846 -> 0.852, and the best F1 at
     precision >= 0.80 0.02 -> 0.48, because the few pairs the model is sure of now rank above the
-    cue-only ones."""
+    cue-only ones. A missing probability (NaN: the model did not run) stays missing."""
+    if math.isnan(p):
+        return math.nan
     q = min(max(p, NLI_CLIP), 1.0 - NLI_CLIP)
     return math.log(q / (1.0 - q))
 

@@ -41,10 +41,6 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 STANCE_MIN_OVERLAP = 0.3
 
 
-def _log_odds(p: float) -> float:
-    return np.nan if np.isnan(p) else log_odds(p)
-
-
 @dataclass(frozen=True, slots=True)
 class PairInput:
     """Two claims to compare; B is judged against A."""
@@ -93,9 +89,9 @@ class PairEvidence:
         finding = self.figures.finding
         event = self.event
         return {
-            "nli_contradiction_logit": _log_odds((con[0] + con[1]) / 2.0),
-            "nli_contradiction_min_logit": _log_odds(min(con)),
-            "nli_entailment_logit": _log_odds(ent),
+            "nli_contradiction_logit": log_odds((con[0] + con[1]) / 2.0),
+            "nli_contradiction_min_logit": log_odds(min(con)),
+            "nli_entailment_logit": log_odds(ent),
             # A clash the figures check is unsure of (two dates of a timeline, figures matched by position
             # only) is no evidence: below SURE_FIGURE it is left out, as the check itself does not report it.
             "figure_conflict": finding.confidence if finding is not None and finding.confidence >= SURE_FIGURE else 0.0,
