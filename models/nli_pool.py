@@ -210,15 +210,18 @@ def within_article_pairs(per_body: int, seed: int) -> list[Pair]:
     one photo that describe different scenes are labelled so); on news that is the commonest false
     alarm. Bodies with any row of role "judge" are left out: the judge's within-article set is drawn
     from those."""
-    judge_bodies = {r.body_id for r in newsdata.fnc_stances() if newsdata.role_of(r.group) == "judge"}
-    nli_bodies = sorted(
-        {r.body_id for r in newsdata.fnc_stances() if r.stance != "unrelated" and newsdata.role_of(r.group) == "nli"}
-        - judge_bodies
-    )
+    judge_bodies: set[str] = set()
+    nli_bodies: set[str] = set()
+    for r in newsdata.fnc_stances():
+        role = newsdata.role_of(r.group)
+        if role == "judge":
+            judge_bodies.add(r.body_id)
+        elif r.stance != "unrelated":
+            nli_bodies.add(r.body_id)
     bodies = newsdata.fnc_bodies()
     rng = random.Random(seed)
     out: list[Pair] = []
-    for body in nli_bodies:
+    for body in sorted(nli_bodies - judge_bodies):
         parts = sentences(bodies[body])
         words = [_words(p) for p in parts]
         close = [(a, b) for a in range(len(parts)) for b in range(a + 1, len(parts)) if len(words[a] & words[b]) >= 2]
