@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Self
 import faiss
 import numpy as np
 
-from contra.index.filters import ClaimMetadata, SearchFilter
+from contra.index.filters import ANY, ClaimMetadata, SearchFilter
 from contra.index.rwlock import RWLock
 from contra.index.snapshot import write_snapshot
 from contra.index.store import VectorBatch
@@ -32,10 +32,6 @@ class Hit:
     claim_id: int
     #: Cosine similarity (inner product of unit vectors); exact for flat and HNSW, from 6-bit codes for IVF-PQ.
     similarity: float
-
-
-#: The default filter: every claim may be returned.
-ANY = SearchFilter()
 
 
 def read_id_map(path: Path, dimension: int) -> faiss.IndexIDMap2:

@@ -49,6 +49,10 @@ class SearchFilter:
         return self.exclude_source is None and not self.only_sources and self.since is None and self.until is None
 
 
+#: The default filter: every claim may be returned.
+ANY = SearchFilter()
+
+
 @dataclass(frozen=True, slots=True)
 class Selection:
     """A filter made concrete for the current index contents."""

@@ -9,13 +9,14 @@ however hostile, can be read as FTS5 query syntax.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import sqlite3
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+
+from contra.index.filters import ANY, SearchFilter
 
 #: Function words and the verbs of attribution that every news sentence carries; they add nothing to a
 #: lexical match and would make the OR-query touch most of the table.
@@ -131,23 +132,12 @@ def rarest(terms: Sequence[Term], doc_freq: Mapping[str, int], total: int) -> li
 _CHUNK = 900
 
 
-def search(
-    conn: sqlite3.Connection,
-    text: str,
-    k: int,
-    *,
-    exclude_source: str | None = None,
-    only_sources: frozenset[str] = frozenset(),
-    since: dt.date | None = None,
-    until: dt.date | None = None,
-    include_undated: bool = True,
-) -> list[tuple[int, float]]:
+def search(conn: sqlite3.Connection, text: str, k: int, flt: SearchFilter = ANY) -> list[tuple[int, float]]:
     """Up to ``k`` claims sharing key terms with ``text``, as (claim_id, BM25 score), best first.
 
     Reads the tables both the claim store and ``LexicalTable`` have: ``claims_fts`` (rowid = claim_id),
     its ``claims_fts_terms`` vocabulary, and ``claims`` with ``source_id``, ``published`` and ``copy_of``.
-    The filters mean what ``SearchFilter``'s do and are applied inside the query, so the own source's
-    claims never take places among the k.
+    ``flt`` is applied inside the query, so the own source's claims never take places among the k.
     """
     terms = key_terms(text)
     if k <= 0 or not terms:
@@ -164,19 +154,19 @@ def search(
         return []
     where = ["claims_fts MATCH ?"]
     params: list[object] = [match_expression(chosen)]
-    if exclude_source is not None:
+    if flt.exclude_source is not None:
         where.append("c.source_id != ?")
-        params.append(exclude_source)
-    if only_sources:
-        where.append(f"c.source_id IN ({','.join('?' * len(only_sources))})")
-        params.extend(sorted(only_sources))
-    undated = " OR c.published IS NULL" if include_undated else ""
-    if since is not None:
+        params.append(flt.exclude_source)
+    if flt.only_sources:
+        where.append(f"c.source_id IN ({','.join('?' * len(flt.only_sources))})")
+        params.extend(sorted(flt.only_sources))
+    undated = " OR c.published IS NULL" if flt.include_undated else ""
+    if flt.since is not None:
         where.append(f"(c.published >= ?{undated})")
-        params.append(since.isoformat())
-    if until is not None:
+        params.append(flt.since.isoformat())
+    if flt.until is not None:
         where.append(f"(c.published <= ?{undated})")
-        params.append(until.isoformat())
+        params.append(flt.until.isoformat())
     sql = (
         "SELECT claims_fts.rowid, bm25(claims_fts) AS score FROM claims_fts "
         f"JOIN claims c ON c.claim_id = claims_fts.rowid WHERE {' AND '.join(where)} ORDER BY score LIMIT ?"
@@ -207,28 +197,9 @@ class LexicalTable:
         )
         self._conn.executemany("INSERT INTO claims_fts (rowid, text) VALUES (?, ?)", [(int(i), x) for i, _, x in rows])
 
-    def lexical_search(
-        self,
-        text: str,
-        k: int,
-        *,
-        exclude_source: str | None = None,
-        only_sources: frozenset[str] = frozenset(),
-        since: dt.date | None = None,
-        until: dt.date | None = None,
-        include_undated: bool = True,
-    ) -> list[tuple[int, float]]:
+    def lexical_search(self, text: str, k: int, flt: SearchFilter = ANY) -> list[tuple[int, float]]:
         """Up to ``k`` rows sharing key terms with ``text``, as (id, BM25 score), best first (``search``)."""
-        return search(
-            self._conn,
-            text,
-            k,
-            exclude_source=exclude_source,
-            only_sources=only_sources,
-            since=since,
-            until=until,
-            include_undated=include_undated,
-        )
+        return search(self._conn, text, k, flt)
 
     def close(self) -> None:
         self._conn.close()

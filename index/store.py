@@ -44,6 +44,7 @@ import numpy as np
 from contra.domain import ClaimText, DatePrecision, DocumentIn, StoredClaim
 from contra.errors import NotFound, StoreError
 from contra.index import lexical
+from contra.index.filters import ANY, SearchFilter
 
 LOG = logging.getLogger(__name__)
 
@@ -632,31 +633,12 @@ class ClaimStore:
                     )
         return out
 
-    def lexical_search(
-        self,
-        text: str,
-        k: int,
-        *,
-        exclude_source: str | None = None,
-        only_sources: frozenset[str] = frozenset(),
-        since: dt.date | None = None,
-        until: dt.date | None = None,
-        include_undated: bool = True,
-    ) -> list[tuple[int, float]]:
+    def lexical_search(self, text: str, k: int, flt: SearchFilter = ANY) -> list[tuple[int, float]]:
         """Up to ``k`` indexed claims sharing key terms with ``text``, as (claim_id, BM25 score), best first
         (``contra.index.lexical.search`` over the store's full-text table)."""
         try:
             with self._read_lock:
-                return lexical.search(
-                    self._reader,
-                    text,
-                    k,
-                    exclude_source=exclude_source,
-                    only_sources=only_sources,
-                    since=since,
-                    until=until,
-                    include_undated=include_undated,
-                )
+                return lexical.search(self._reader, text, k, flt)
         except sqlite3.Error as exc:
             raise StoreError(f"lexical search failed: {exc}") from exc
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as dt
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -37,17 +36,7 @@ from contra.service.judge import polarity as judge_polarity
 class LexicalSource(Protocol):
     """Full-text search over the same ids the dense index holds (``ClaimStore``, ``LexicalTable``)."""
 
-    def lexical_search(
-        self,
-        text: str,
-        k: int,
-        *,
-        exclude_source: str | None = None,
-        only_sources: frozenset[str] = frozenset(),
-        since: dt.date | None = None,
-        until: dt.date | None = None,
-        include_undated: bool = True,
-    ) -> list[tuple[int, float]]: ...
+    def lexical_search(self, text: str, k: int, flt: SearchFilter = ...) -> list[tuple[int, float]]: ...
 
 
 class VectorLookup(Protocol):
@@ -182,15 +171,7 @@ class CandidateSearch:
         """Claims sharing the rare terms of ``text``, best BM25 first, with their real cosine; those below
         ``lexical_min_similarity`` share words but not a topic."""
         assert self.lexical is not None
-        found = self.lexical.lexical_search(
-            text,
-            self.settings.lexical_k,
-            exclude_source=flt.exclude_source,
-            only_sources=flt.only_sources,
-            since=flt.since,
-            until=flt.until,
-            include_undated=flt.include_undated,
-        )
+        found = self.lexical.lexical_search(text, self.settings.lexical_k, flt)
         if not found:
             return {}
         ids = np.fromiter((cid for cid, _ in found), dtype=np.int64, count=len(found))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from table_embedder import TableEmbedder
 
 from contra.domain import ClaimText, DocumentIn, Source
-from contra.index import FlatIndex
+from contra.index import FlatIndex, SearchFilter
 from contra.index.lexical import TermKind, key_terms, match_expression
 from contra.index.store import ClaimStore
 from contra.service.detector import CheckQuery, Detector
@@ -134,14 +134,14 @@ def test_own_source_and_filters_are_applied_inside_the_query(store: ClaimStore) 
     [other] = add(store, "other", ["Kessler Dam released water on Tuesday."], published=day)
     [late] = add(store, "late", ["Kessler Dam was closed for repairs."], published=dt.date(2025, 6, 1))
     [undated] = add(store, "undated", ["Kessler Dam inspectors found cracks."])
-    found = [cid for cid, _ in store.lexical_search("Kessler Dam water", 3, exclude_source="own")]
+    found = [cid for cid, _ in store.lexical_search("Kessler Dam water", 3, SearchFilter(exclude_source="own"))]
     assert other in found and not set(own) & set(found)  # the own source takes no place among the k
-    only = store.lexical_search("Kessler Dam", 10, exclude_source="own", only_sources=frozenset({"late"}))
+    only = store.lexical_search("Kessler Dam", 10, SearchFilter(exclude_source="own", only_sources=frozenset({"late"})))
     assert [cid for cid, _ in only] == [late]
-    window = store.lexical_search("Kessler Dam", 10, exclude_source="own", until=dt.date(2025, 4, 1))
+    window = store.lexical_search("Kessler Dam", 10, SearchFilter(exclude_source="own", until=dt.date(2025, 4, 1)))
     assert {cid for cid, _ in window} == {other, undated}
     strict = store.lexical_search(
-        "Kessler Dam", 10, exclude_source="own", until=dt.date(2025, 4, 1), include_undated=False
+        "Kessler Dam", 10, SearchFilter(exclude_source="own", until=dt.date(2025, 4, 1), include_undated=False)
     )
     assert {cid for cid, _ in strict} == {other}
     scores = [score for _, score in store.lexical_search("Kessler Dam water", 10)]
