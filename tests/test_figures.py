@@ -164,6 +164,28 @@ def test_compound_scale_words_multiply() -> None:
     assert _one("a thousand million people").low == pytest.approx(1e9)
 
 
+@pytest.mark.parametrize(
+    ("text", "surface", "value", "unit"),
+    [
+        ("Singer Turned Down $300 Million Tour Deal", "$300 Million", 3e8, "usd"),
+        ("BRIDGE REPAIRS TO COST $2 BILLION", "$2 BILLION", 2e9, "usd"),
+        ("Painting sold for $4M at auction", "$4M", 4e6, "usd"),
+        ("Studio Shipped 12M Copies", "12M", 12e6, ""),
+        ("Five Million Tickets Sold", "Five Million", 5e6, ""),
+    ],
+)
+def test_scale_words_in_title_case_headlines(text: str, surface: str, value: float, unit: str) -> None:
+    figure = _one(text)
+    assert figure.span.of(text) == surface
+    assert figure.low == pytest.approx(value)
+    assert figure.unit == unit
+
+
+def test_a_capital_m_after_a_bare_number_stays_metres() -> None:
+    figure = _one("A 5M Wall Went Up Overnight")
+    assert (figure.low, figure.unit) == (5.0, "m")
+
+
 def test_month_name_as_verb_or_modal_is_no_date() -> None:
     assert extract_figures("Officials may march on the capital.") == []
     assert [f.span.of("In May, they left.") for f in extract_figures("In May, they left.")] == ["May"]

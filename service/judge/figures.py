@@ -438,10 +438,11 @@ _YEAR_MARKERS = {
     "after": Qualifier.AFTER,
 }
 
-#: At a digit run: the number with a scale word or an attached suffix ("1.2 million", "£300m", "5bn").
+#: At a digit run: the number with a scale word or an attached suffix ("1.2 million", "£300m", "5bn"), in
+#: any case: headlines are set in title case ("$800 Million Contract", "$1M").
 _NUMBER = re.compile(
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-    r"(?:(?P<suf>bn|mn|mln|tn|m|b|k)(?!\w|\.\w)|\s*-?(?P<scale>(?:hundred|thousand|million|billion|trillion|quadrillion"
+    r"(?i:(?P<suf>bn|mn|mln|tn|m|b|k)(?!\w|\.\w)|\s*-?(?P<scale>(?:hundred|thousand|million|billion|trillion|quadrillion"
     r"|quintillion|lakh|crore)(?:\s+(?:thousand|million|billion))?)\b)?"
 )
 _CURRENCY_BEFORE = re.compile(r"(?:(?i:US\$|A\$|C\$|HK\$|USD|EUR|GBP)\s?|[$€£¥₹₽₴]\s?)$")
