@@ -181,6 +181,12 @@ def test_scale_words_in_title_case_headlines(text: str, surface: str, value: flo
     assert figure.unit == unit
 
 
+def test_one_of_two_things_named_after_a_comma_is_no_count() -> None:
+    text = "The club will split into two teams, one playing at home and the other away."
+    assert [f.span.of(text) for f in extract_figures(text)] == ["two"]
+    assert _one("One driver was hurt and another escaped.").low == 1
+
+
 def test_a_capital_m_after_a_bare_number_stays_metres() -> None:
     figure = _one("A 5M Wall Went Up Overnight")
     assert (figure.low, figure.unit) == (5.0, "m")

@@ -1312,6 +1312,11 @@ def _money_or_plural_follows(scan: _Scan, end: int) -> bool:
 _CURRENCY_DIMENSIONS = frozenset(u.dimension for u in UNITS.values() if u.name == u.dimension and len(u.name) == 3)
 
 
+#: "two plants: one in Ohio and another in Texas", "two firms, one for X and the other for Y": after a comma
+#: or colon, "one ... the other" picks one of things counted before; it counts nothing.
+_OTHER_ONE = re.compile(r"\b(?:the\s+other|another)\b", re.IGNORECASE)
+
+
 def _word_atom_at(scan: _Scan, start: int, atoms: list[_Atom]) -> None:
     m = _WORD_NUMBER.match(scan.text, start)
     if m is None or not scan.free(start, m.end()):
@@ -1347,6 +1352,7 @@ def _word_atom(scan: _Scan, m: re.Match[str]) -> _Atom | None:
             not after
             or (before and before[0] in {"no", "the", "any", "every", "some", "which", "that", "this", "each"})
             or after[0] in {"of", "another", "day", "way", "side", "time", "point", "thing"}
+            or (scan.text[:start].rstrip()[-1:] in {",", ":", ";"} and _OTHER_ONE.search(scan.text, end))
         ):
             return None
     scale = max((v for w, v in _SCALES.items() if len(w) > 3 and w in lower), default=1.0)
