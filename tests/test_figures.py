@@ -187,6 +187,19 @@ def test_one_of_two_things_named_after_a_comma_is_no_count() -> None:
     assert _one("One driver was hurt and another escaped.").low == 1
 
 
+@pytest.mark.parametrize(
+    ("text", "noun"),
+    [
+        ("A three-legged goat was born on the farm.", "leg"),
+        ("The 2-Horned Lamb Is Real", "horn"),
+        ("A five-judge bench heard the appeal.", "judge"),
+        ("The nine-member board met.", "member"),
+    ],
+)
+def test_a_number_joined_to_a_modifier_counts_the_modifier(text: str, noun: str) -> None:
+    assert _one(text).noun == noun
+
+
 def test_a_capital_m_after_a_bare_number_stays_metres() -> None:
     figure = _one("A 5M Wall Went Up Overnight")
     assert (figure.low, figure.unit) == (5.0, "m")

@@ -1498,7 +1498,11 @@ def _figure_from_atom(scan: _Scan, atom: _Atom) -> Figure | None:
             atom.high = None
         start = minus.start()
     anchor = atom.anchor if atom.anchor is not None else start
-    noun = "score" if atom.score else _casualty(scan, anchor, end) or _head_noun(scan, end)
+    compound = _COMPOUND.match(text, end) if unit is None and not atom.score else None
+    if compound is not None:  # "a three-legged dog" counts legs, "a 3-judge panel" judges, not dogs or panels
+        noun = _compound_noun(compound.group(1))
+    else:
+        noun = "score" if atom.score else _casualty(scan, anchor, end) or _head_noun(scan, end)
     if not noun and not atom.score:
         # "64 of the 200 seats" counts seats; "29.5% of the vote" is a share of the vote, not of "ballots counted"
         share = _SHARE_OF.match(text, end)
@@ -1553,6 +1557,21 @@ def _lead(scan: _Scan, start: int) -> str:
         if word not in _STOP and not _is_number_word(word):
             return _lemma(word)
     return ""
+
+
+#: A number joined by a hyphen to the word it counts, as a modifier of the next noun: "three-legged",
+#: "3-judge", "two-headed".
+_COMPOUND = re.compile(r"-(?P<word>[A-Za-z]{3,})\b(?!-)")
+
+
+def _compound_noun(word: str) -> str:
+    """The counted thing of a compound modifier: "legged" counts legs, "boobed" boobs, "judge" judges."""
+    word = word.lower()
+    if word.endswith("ed") and len(word) > 4:
+        word = word[:-2]
+        if len(word) > 2 and word[-1] == word[-2] and word[-1] not in "ls":
+            word = word[:-1]  # "legged" -> "leg"
+    return _lemma(word)
 
 
 def _head_noun(scan: _Scan, end: int) -> str:
