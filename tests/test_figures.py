@@ -200,6 +200,25 @@ def test_a_number_joined_to_a_modifier_counts_the_modifier(text: str, noun: str)
     assert _one(text).noun == noun
 
 
+@pytest.mark.parametrize(
+    ("text", "surface"),
+    [
+        ("The poet died at the age of 81.", "81"),
+        ("The average age of the volunteers was 34.", "34"),
+        ("Marta Lind, 19, won the sprint.", "19"),
+        ("A driver, 58, was taken to hospital.", "58"),
+    ],
+)
+def test_ages_by_their_wording_are_ages_not_counts(text: str, surface: str) -> None:
+    figure = _one(text)
+    assert (figure.span.of(text), figure.kind, figure.unit) == (surface, FigureKind.QUANTITY, "years old")
+
+
+def test_a_number_between_commas_after_other_words_stays_a_count() -> None:
+    figure = _one("In the end, 12 were rescued.")
+    assert (figure.kind, figure.low) == (FigureKind.COUNT, 12)
+
+
 def test_a_capital_m_after_a_bare_number_stays_metres() -> None:
     figure = _one("A 5M Wall Went Up Overnight")
     assert (figure.low, figure.unit) == (5.0, "m")

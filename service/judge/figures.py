@@ -541,7 +541,16 @@ _UNIT_AFTER = re.compile(
 )
 _TEMP_SYMBOL = re.compile(r"(?P<unit>[CF])(?![\w])")
 _AGE_AFTER = re.compile(r"(?i:-year-old\b|\s+years?\s+old\b|-years?-old\b)")
-_AGE_BEFORE = re.compile(r"(?i:\baged\s*)$")
+#: "aged 32", "at the age of 62", "age 40", "the average age of the patients was 62".
+_AGE_BEFORE = re.compile(
+    r"(?i:\b(?:aged|ages?(?:\s+of(?:\s+(?:the\s+)?[a-z]+\s+(?:was|is|were))?)?|ages?\s+(?:was|is))\s*)$"
+)
+#: "Jane Roe, 21, of Springfield": a bare number between commas after a name or noun is the person's age.
+_AGE_APPOSITION_BEFORE = re.compile(
+    r"(?:\b[A-Z][a-z'’-]*|(?i:\b(?:man|woman|boy|girl|mother|father|son|daughter|wife|husband|student|driver|victim"
+    r"|suspect|teenager|teen|soldier|officer|worker|resident|pilot|player|singer|actor|actress)))\s*,\s*$"
+)
+_AGE_APPOSITION_AFTER = re.compile(r"\s*,")
 _MAGNITUDE_BEFORE = re.compile(r"(?i:\bmagnitude(?:\s+of)?\s*)$")
 _AGO = re.compile(r"(?i:\s+ago\b)")
 _MINUS_BEFORE = re.compile(r"(?i:\bminus\s+)$")
@@ -1452,7 +1461,15 @@ def _figure_from_atom(scan: _Scan, atom: _Atom) -> Figure | None:
             start = q.start()
 
     unit: Unit | None = UNITS[atom.currency] if atom.currency else None
-    if _AGE_BEFORE.search(text, max(0, start - 8), start):
+    if _AGE_BEFORE.search(text, max(0, start - 40), start) or (
+        not atom.currency
+        and atom.high is None
+        and atom.scale == 1
+        and atom.value == int(atom.value)
+        and 1 <= atom.value < 120
+        and _AGE_APPOSITION_BEFORE.search(text, max(0, start - 24), start)
+        and _AGE_APPOSITION_AFTER.match(text, end)
+    ):
         unit = _AGE
     elif _MAGNITUDE_BEFORE.search(text, max(0, start - 14), start):
         unit = UNITS["magnitude"]
