@@ -67,7 +67,7 @@ SIGNS: dict[str, int] = {
     "denial_flip": 1,
     "denies_shared_predicate": 1,
     "debunk_flip": 1,
-    "opposites": 1,
+    "opposites_parallel": 1,
     "entity_mismatch": -1,
     "stale": -1,
 }

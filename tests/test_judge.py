@@ -103,7 +103,7 @@ def _eager_calibration() -> Calibration:
     n = len(FEATURES)
     weights = np.zeros(n)
     mean, scale = np.zeros(n), np.ones(n)
-    for name in ("nli_contradiction_logit", "figure_conflict", "denial_flip", "opposites"):
+    for name in ("nli_contradiction_logit", "figure_conflict", "denial_flip", "opposites_parallel"):
         weights[FEATURES.index(name)] = 5.0
     # The NLI log-odds mapped back onto [0, 1]: probability 0 adds nothing, probability 1 adds the weight.
     k = FEATURES.index("nli_contradiction_logit")

@@ -27,7 +27,7 @@ DEFAULT_CALIBRATION = REPO_ROOT / "models" / "judge-calibration.json"
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "nli": ("nli_contradiction_logit", "nli_contradiction_min_logit", "nli_entailment_logit"),
     "figures": ("figure_conflict", "figure_conflict_weak_parallel", "figure_agreements"),
-    "stance_cues": ("denial_flip", "denies_shared_predicate", "debunk_flip", "opposites"),
+    "stance_cues": ("denial_flip", "denies_shared_predicate", "debunk_flip", "opposites_parallel"),
     "same_event": ("entity_mismatch", "stale"),
 }
 FEATURES: tuple[str, ...] = tuple(f for group in FEATURE_GROUPS.values() for f in group)
