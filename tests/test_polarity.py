@@ -42,6 +42,19 @@ def test_opposite_verbs_are_a_cue_both_ways(a: str, b: str) -> None:
     assert polarity(b, a).opposites == 1
 
 
+@pytest.mark.parametrize(
+    "debunking",
+    [
+        "The photo of the flooded stadium was staged, the club said.",
+        "Reports of a record harvest were exaggerated, farmers say.",
+        "The viral clip of the talking parrot was a prank.",
+    ],
+)
+def test_calling_a_report_staged_exaggerated_or_a_prank_debunks_it(debunking: str) -> None:
+    cues = polarity("A viral report made the rounds this week.", debunking)
+    assert cues.debunk_flip and cues.denial_flip
+
+
 def test_hedges_and_reported_speech_are_not_negation() -> None:
     a = "The union said the strike would end on Friday."
     b = "The strike may reportedly end on Friday, according to union sources."

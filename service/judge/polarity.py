@@ -54,7 +54,8 @@ _OPPOSITES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 _DEBUNK = frozenset(
     """hoax hoaxes fake faked fakes false falsely untrue debunk debunked debunks debunking myth myths satire
     satirical bogus baseless unfounded groundless doubt doubts doubted dismissed dismisses rubbish nonsense
-    misleading fabricated disputed disputes dispute""".split()  # noqa: SIM905
+    misleading fabricated disputed disputes dispute exaggerated dubious unverified unconfirmed lied liar liars scam
+    prank staged phony spoof parody""".split()  # noqa: SIM905
 )
 
 
