@@ -53,7 +53,7 @@ SEED = 0
 
 #: The direction each feature may push the score, known before looking at data: more contradiction
 #: probability, a figure clash or a stance cue can only raise it; agreeing figures, entailment, naming
-#: different people or places, or stale stories can only lower it. Word overlap, shared names and embedding
+#: different people or places can only lower it. Word overlap, shared names and embedding
 #: cosine were features of either sign and were dropped: their weight came from how the sets differ (ClaimDiff's
 #: compatible pairs are less alike than Emergent's headlines; hand-written pairs share most words whether they
 #: conflict or not), and without them the out-of-fold AUC rose on Emergent (0.733 -> 0.777) and FNC-1.
@@ -69,7 +69,6 @@ SIGNS: dict[str, int] = {
     "debunk_flip": 1,
     "opposites_parallel": 1,
     "entity_mismatch": -1,
-    "stale": -1,
 }
 
 

@@ -63,6 +63,27 @@ def test_the_seed_war_year_is_found_against_wire_copy_naming_other_actors_places
         assert verdict.span_a is not None and verdict.span_a.of(a) in ("seventh year", "fourth year")
 
 
+@pytest.mark.parametrize("days", [9, 30])
+def test_stories_weeks_apart_are_still_judged_on_what_they_say(judge: Judge, days: int) -> None:
+    """A publish gap is no evidence of two events: the seed's war year clashes with wire copy a month later,
+    and a denial weeks after the claim is still a denial (the caller narrows the window with since/until)."""
+    later = FRI + dt.timedelta(days=days)
+    wire = "The war, which Russia began with its full-scale invasion in February 2022, is now in its fourth year."
+    year = judge.judge([PairInput(SEED_WAR_YEAR, wire, FRI, later)])[0]
+    assert year.is_conflict and year.kind is ConflictKind.DATE, year.explanation
+    denial = judge.judge(
+        [
+            PairInput(
+                "Foreign fighters took part in the assault on the border town, the intelligence agency said.",
+                "The ministry denied that any foreign fighters were involved in the assault on the border town.",
+                FRI,
+                later,
+            )
+        ]
+    )[0]
+    assert denial.is_conflict and denial.kind is ConflictKind.STANCE, denial.explanation
+
+
 @pytest.mark.parametrize(
     ("a", "b", "kind", "marked"),
     [

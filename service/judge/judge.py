@@ -112,7 +112,6 @@ class PairEvidence:
             # the cue fired on 92 real-news pairs of which 5 conflict (make fit-judge, session 7).
             "opposites_parallel": float(min(self.cues.opposites, 2)) * event.content_overlap,
             "entity_mismatch": float(event.entity_mismatch),
-            "stale": float(event.publish_gap is not None and event.publish_gap > 7),
         }
 
 
