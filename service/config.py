@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     index_kind: IndexKind = Field(IndexKind.AUTO)
     top_k: int = Field(20, ge=1, le=500, description="candidates fetched from other sources per claim")
     min_similarity: float = Field(0.35, ge=-1.0, le=1.0, description="candidates below this cosine are skipped")
-    lexical_k: int = Field(20, ge=0, le=500, description="full-text (BM25) hits fused with the dense ones; 0 = off")
+    lexical_k: int = Field(5, ge=0, le=500, description="full-text (BM25) hits fused with the dense ones; 0 = off")
     lexical_min_similarity: float = Field(
         0.15, ge=-1.0, le=1.0, description="lexical-only candidates below this cosine are skipped"
     )
