@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from contra.domain import ConflictKind, Label, NumericFinding, Span
+from contra.domain import LABEL_ORDER, ConflictKind, Label, NumericFinding, Span
 from contra.service.judge.calibration import (
     DEFAULT_CALIBRATION,
     FEATURES,
@@ -21,11 +21,13 @@ from contra.service.judge.calibration import (
     NLI_RANGE,
     Calibration,
     log_odds,
+    nli_ranges_given_forward,
 )
 from contra.service.judge.judge import Judge, PairInput, diff_spans
 from contra.service.judge.numbers import figure_evidence
 
 WED = dt.date(2025, 3, 5)
+ENT, CON = LABEL_ORDER.index(Label.ENTAILMENT), LABEL_ORDER.index(Label.CONTRADICTION)
 
 
 class FakeNLI:
@@ -208,6 +210,50 @@ def test_max_score_bounds_every_answer_of_the_model() -> None:
         for name in NLI_FEATURES:
             y[:, FEATURES.index(name)] = log_odds_of(rng.random(len(y)))
         assert (cal.score(y) <= bound + 1e-12).all()
+
+
+def test_the_bound_after_one_direction_covers_every_answer_of_the_other() -> None:
+    cal = Calibration.load(DEFAULT_CALIBRATION)
+    rng = np.random.default_rng(2)
+    n = 200
+    x = rng.random((n, len(FEATURES)))
+    forward = rng.dirichlet((0.3, 0.3, 0.3), size=n)
+    bound = cal.max_score(x, nli_ranges_given_forward(forward, CON, ENT))
+    for _ in range(20):
+        backward = rng.dirichlet((0.3, 0.3, 0.3), size=n)
+        y = x.copy()
+        y[:, FEATURES.index("nli_contradiction_logit")] = log_odds_of((forward[:, CON] + backward[:, CON]) / 2)
+        y[:, FEATURES.index("nli_contradiction_min_logit")] = log_odds_of(np.minimum(forward[:, CON], backward[:, CON]))
+        y[:, FEATURES.index("nli_entailment_logit")] = log_odds_of(np.maximum(forward[:, ENT], backward[:, ENT]))
+        assert (cal.score(y) <= bound + 1e-12).all()
+
+
+def test_the_second_direction_runs_only_where_the_first_leaves_the_verdict_open() -> None:
+    """Unrelated pairs need B->A only if A->B leaves the threshold within reach; the verdicts are those
+    of running both directions everywhere."""
+    rng = np.random.default_rng(3)
+    answers: dict[tuple[str, str], tuple[float, float, float]] = {}
+
+    def handler(p: str, h: str) -> tuple[float, float, float]:
+        if (p, h) not in answers:
+            e, n, c = rng.dirichlet((0.4, 0.4, 0.4))
+            answers[(p, h)] = (float(e), float(n), float(c))
+        return answers[(p, h)]
+
+    pairs = [
+        PairInput(f"The Kellby council approved plan {i} on Monday.", f"Plan {i} was discussed by residents in Kellby.")
+        for i in range(40)
+    ]
+    cal = Calibration.load(DEFAULT_CALIBRATION)
+    lean, full = FakeNLI(handler), FakeNLI(handler)
+    skipped = Judge(lean, figure_evidence, calibration=cal).judge(pairs)
+    everything = Judge(full, figure_evidence, calibration=cal).judge(pairs, nli_for_all=True)
+    assert len(full.seen) == 2 * len(pairs)
+    assert len(pairs) <= len(lean.seen) < 2 * len(pairs)
+    assert [v.is_conflict for v in skipped] == [v.is_conflict for v in everything]
+    assert [v.kind for v in skipped] == [v.kind for v in everything]
+    flagged = [(s.score, e.score) for s, e in zip(skipped, everything, strict=True) if e.is_conflict]
+    assert all(s == pytest.approx(e) for s, e in flagged)
 
 
 def test_shipped_calibration_was_fitted_on_real_news_and_records_out_of_fold_figures() -> None:

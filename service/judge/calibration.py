@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from contra.service.config import REPO_ROOT
 
@@ -61,6 +63,25 @@ def log_odds(p: float) -> float:
 NLI_RANGE = (log_odds(0.0), log_odds(1.0))
 
 
+def nli_ranges_given_forward(forward: np.ndarray, con: int, ent: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Where each NLI feature can still land once A->B is known (rows of ``forward``: its probabilities)
+    and B->A is not: the mean contradiction between half A->B's and halfway to 1, the smaller one at most
+    A->B's, the larger entailment at least A->B's. The judge skips B->A where even the top of these
+    ranges cannot reach the threshold."""
+    f_con = np.clip(forward[:, con], NLI_CLIP, 1.0 - NLI_CLIP)
+    f_ent = np.clip(forward[:, ent], NLI_CLIP, 1.0 - NLI_CLIP)
+
+    def odds(p: np.ndarray) -> np.ndarray:
+        q = np.clip(p, NLI_CLIP, 1.0 - NLI_CLIP)
+        return np.asarray(np.log(q / (1.0 - q)), dtype=np.float64)
+
+    return {
+        "nli_contradiction_logit": (odds(f_con / 2.0), odds((f_con + 1.0) / 2.0)),
+        "nli_contradiction_min_logit": (np.full(len(forward), NLI_RANGE[0]), odds(f_con)),
+        "nli_entailment_logit": (odds(f_ent), np.full(len(forward), NLI_RANGE[1])),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Calibration:
     """A fitted logistic model: ``sigmoid(((x - mean) / scale) @ weights + bias)``.
@@ -87,15 +108,18 @@ class Calibration:
         z = ((x - self.mean) / self.scale) @ self.weights + self.bias
         return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
 
-    def max_score(self, x: np.ndarray, free: tuple[str, ...] = NLI_FEATURES) -> np.ndarray:
-        """The highest score each row of ``x`` can reach whatever values in ``NLI_RANGE`` the ``free`` features
-        take (the NLI model's log-odds; exact: the score is monotone in each feature)."""
+    def max_score(self, x: np.ndarray, ranges: Mapping[str, tuple[ArrayLike, ArrayLike]] | None = None) -> np.ndarray:
+        """The highest score each row of ``x`` can reach whatever value each feature named in ``ranges`` takes
+        between its (low, high) ends, one pair for all rows or one per row (exact: the score is monotone in
+        each feature). By default the NLI features are free over all of ``NLI_RANGE``."""
+        if ranges is None:
+            ranges = {name: NLI_RANGE for name in NLI_FEATURES if name in self.features}
         x = np.where(np.isnan(x), self.mean, x)
         z = ((x - self.mean) / self.scale) * self.weights
-        for name in free:
+        for name, (low, high) in ranges.items():
             k = self.features.index(name)
-            ends = (np.array(NLI_RANGE) - self.mean[k]) / self.scale[k] * self.weights[k]
-            z[:, k] = ends.max()
+            ends = np.stack([np.broadcast_to(low, len(x)), np.broadcast_to(high, len(x))]).astype(np.float64)
+            z[:, k] = ((ends - self.mean[k]) / self.scale[k] * self.weights[k]).max(axis=0)
         return np.asarray(1.0 / (1.0 + np.exp(-(z.sum(axis=1) + self.bias))), dtype=np.float64)
 
     def save(self, path: Path) -> None:

@@ -23,7 +23,14 @@ import numpy as np
 
 from contra.domain import LABEL_ORDER, ConflictKind, Label, NumericFinding, Span, Verdict
 from contra.service.judge.attribution import not_a_claim
-from contra.service.judge.calibration import FEATURES, NLI_FEATURES, Calibration, log_odds
+from contra.service.judge.calibration import (
+    FEATURES,
+    NLI_FEATURES,
+    NLI_RANGE,
+    Calibration,
+    log_odds,
+    nli_ranges_given_forward,
+)
 from contra.service.judge.numbers import FigureEvidence
 from contra.service.judge.polarity import Polarity, polarity
 from contra.service.judge.same_event import SameEvent, content_overlap, same_event
@@ -60,7 +67,8 @@ class PairEvidence:
     figures: FigureEvidence
     event: SameEvent
     cues: Polarity
-    #: NLI probabilities in ``LABEL_ORDER`` for A->B and B->A; empty when NLI was not run.
+    #: NLI probabilities in ``LABEL_ORDER`` for A->B and B->A; empty when NLI was not run (B->A alone is
+    #: empty when A->B showed the pair cannot reach the threshold whatever B->A says).
     forward: tuple[float, ...]
     backward: tuple[float, ...]
 
@@ -84,8 +92,11 @@ class PairEvidence:
         return [float(values[name]) for name in FEATURES]
 
     def feature_values(self) -> dict[str, float]:
-        con = (self.forward[_CON], self.backward[_CON]) if self.forward else (np.nan, np.nan)
-        ent = max(self.forward[_ENT], self.backward[_ENT]) if self.forward else np.nan
+        # Without B->A the pair was decided below the threshold on A->B alone; it reads as if B->A had said
+        # what A->B said, one of the answers that bound covered, so its score stays below the threshold.
+        backward = self.backward or self.forward
+        con = (self.forward[_CON], backward[_CON]) if self.forward else (np.nan, np.nan)
+        ent = max(self.forward[_ENT], backward[_ENT]) if self.forward else np.nan
         finding = self.figures.finding
         event = self.event
         return {
@@ -189,12 +200,25 @@ class Judge:
         wanted = [i for i, d in enumerate(decided) if not d]
         if self.nli is None or not wanted:
             return found
-        n = len(wanted)
-        both = self.nli.predict([(pairs[i].a, pairs[i].b) for i in wanted] + [(pairs[i].b, pairs[i].a) for i in wanted])
-        for k, i in enumerate(wanted):
-            found[i] = replace(
-                found[i], forward=tuple(float(x) for x in both[k]), backward=tuple(float(x) for x in both[n + k])
+        if not skip_ruled_out:
+            n = len(wanted)
+            both = self.nli.predict(
+                [(pairs[i].a, pairs[i].b) for i in wanted] + [(pairs[i].b, pairs[i].a) for i in wanted]
             )
+            for k, i in enumerate(wanted):
+                found[i] = replace(found[i], forward=_probs(both[k]), backward=_probs(both[n + k]))
+            return found
+        # A->B first; B->A only where the pair could still reach the threshold after it. Most candidate
+        # pairs of a Check are unrelated or agree, A->B says so, and the second pass is skipped for them.
+        forward = self.nli.predict([(pairs[i].a, pairs[i].b) for i in wanted])
+        for k, i in enumerate(wanted):
+            found[i] = replace(found[i], forward=_probs(forward[k]))
+        done = self._decided_on_forward(found, wanted, forward)
+        again = [i for i, d in zip(wanted, done, strict=True) if not d]
+        if again:
+            backward = self.nli.predict([(pairs[i].b, pairs[i].a) for i in again])
+            for k, i in enumerate(again):
+                found[i] = replace(found[i], backward=_probs(backward[k]))
         return found
 
     def _decided_without_nli(self, found: Sequence[PairEvidence]) -> list[bool]:
@@ -202,9 +226,24 @@ class Judge:
         if self.calibration is None:
             return [e.ruled_out for e in found]
         x = np.array([e.features() for e in found], dtype=np.float64)
-        free = tuple(f for f in NLI_FEATURES if f in self.calibration.features)
+        free = {f: NLI_RANGE for f in NLI_FEATURES if f in self.calibration.features}
         best = self.calibration.max_score(x, free)
         return [e.ruled_out or float(b) < self.threshold for e, b in zip(found, best, strict=True)]
+
+    def _decided_on_forward(
+        self, found: Sequence[PairEvidence], wanted: Sequence[int], forward: np.ndarray
+    ) -> list[bool]:
+        """For the pairs ``wanted`` (A->B known): whether the score stays below the threshold whatever B->A
+        says (exact: the bound covers every answer; ``tests/test_judge.py``)."""
+        assert self.calibration is not None
+        x = np.array([found[i].features() for i in wanted], dtype=np.float64)
+        ranges = {
+            f: r
+            for f, r in nli_ranges_given_forward(np.asarray(forward, dtype=np.float64), _CON, _ENT).items()
+            if f in self.calibration.features
+        }
+        best = self.calibration.max_score(x, ranges)
+        return [float(b) < self.threshold for b in best]
 
     def _figures(self, pair: PairInput) -> FigureEvidence:
         if self.figures is None:
@@ -300,13 +339,18 @@ def _why_not_a_claim(pair: PairInput) -> str:
     return ""
 
 
+def _probs(row: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(x) for x in row)
+
+
 def _combined(evidence: PairEvidence) -> tuple[float, ...]:
     """Entailment and neutral of A->B, contradiction averaged over both directions (it is symmetric,
     and the average is steadier than either direction), renormalised."""
     if not evidence.forward:
         return ()
     probs = list(evidence.forward)
-    probs[_CON] = (evidence.forward[_CON] + evidence.backward[_CON]) / 2.0
+    backward = evidence.backward or evidence.forward
+    probs[_CON] = (evidence.forward[_CON] + backward[_CON]) / 2.0
     total = sum(probs)
     return tuple(x / total for x in probs)
 
