@@ -4,8 +4,8 @@ NLI models trained on SNLI-style data call two sentences about different events 
 ("a bomb killed four soldiers near Tesh" / "... near Dunmore"), and so does a naive figure check. Before
 a pair is flagged, the judge asks what the claims share: the people, places and organisations they
 name, the time they report on, and their wording. Each part is a number the calibrated score weighs
-(``judge.py``); ``distinct`` is the hard rule that claims naming different things, and nothing in
-common, are never compared.
+(``judge.py``); none of them vetoes a pair: real outlets name their own officials and places, and
+``make eval-news`` counts what such a rule would kill (docs/judge.md).
 
 Names come from capitalised spans (no NER model: contra downloads no model, and a heuristic that
 keeps multi-word names together and drops sentence-initial words does well on wire copy).
@@ -54,13 +54,12 @@ _STOP = frozenset(
     very much many some any all each every other such only own same both few nor can now new one two three""".split()  # noqa: SIM905
 )
 _DEMONYM = ("ian", "ean", "ese", "ish")
-#: Publish dates further apart than this make "on Thursday" in each story two different Thursdays.
-STALE_DAYS = 21
 
 
 @dataclass(frozen=True, slots=True)
 class SameEvent:
-    """What two claims share; every field is a feature of the calibrated score."""
+    """What two claims share. ``entity_mismatch`` is a feature of the calibrated score, ``content_overlap``
+    weighs the weak figure clash and the opposite-verb cue; the rest is kept for the eval and for callers."""
 
     #: Share of the smaller claim's named entities (stemmed words of capitalised spans) the other names too.
     entity_overlap: float
@@ -72,15 +71,6 @@ class SameEvent:
     publish_gap: int | None
     #: Embedding cosine of the two claims, None when no embedder was at hand.
     cosine: float | None
-
-    @property
-    def distinct(self) -> bool:
-        """Certainly two different events: both claims name people, places or organisations and share
-        none, or the stories lie weeks apart and share few names."""
-        if self.entity_mismatch:
-            return True  # "a fire in Halden" / "a fire in Sandvik": the same words about two events
-        stale = self.publish_gap is not None and self.publish_gap > STALE_DAYS
-        return stale and self.entity_overlap < 0.5
 
 
 def same_event(
