@@ -68,10 +68,9 @@ def nli_ranges_given_forward(forward: np.ndarray, con: int, ent: int) -> dict[st
     and B->A is not: the mean contradiction between half A->B's and halfway to 1, the smaller one at most
     A->B's, the larger entailment at least A->B's. The judge skips B->A where even the top of these
     ranges cannot reach the threshold."""
-    f_con = np.clip(forward[:, con], NLI_CLIP, 1.0 - NLI_CLIP)
-    f_ent = np.clip(forward[:, ent], NLI_CLIP, 1.0 - NLI_CLIP)
+    f_con, f_ent = forward[:, con], forward[:, ent]
 
-    def odds(p: np.ndarray) -> np.ndarray:
+    def odds(p: np.ndarray) -> np.ndarray:  # log_odds over an array
         q = np.clip(p, NLI_CLIP, 1.0 - NLI_CLIP)
         return np.asarray(np.log(q / (1.0 - q)), dtype=np.float64)
 

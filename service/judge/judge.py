@@ -78,6 +78,12 @@ class PairEvidence:
     denies_shared: bool = False
 
     @property
+    def reverse(self) -> tuple[float, ...]:
+        """B->A, or A->B where B->A was not run: such a pair was decided below the threshold on A->B alone,
+        and reading B->A as A->B's answer (one of the answers that bound covered) keeps it there."""
+        return self.backward or self.forward
+
+    @property
     def ruled_out(self) -> bool:
         """A rule, not the fitted score, decides: one side is not a claim."""
         return bool(self.not_a_claim)
@@ -92,9 +98,7 @@ class PairEvidence:
         return [float(values[name]) for name in FEATURES]
 
     def feature_values(self) -> dict[str, float]:
-        # Without B->A the pair was decided below the threshold on A->B alone; it reads as if B->A had said
-        # what A->B said, one of the answers that bound covered, so its score stays below the threshold.
-        backward = self.backward or self.forward
+        backward = self.reverse
         con = (self.forward[_CON], backward[_CON]) if self.forward else (np.nan, np.nan)
         ent = max(self.forward[_ENT], backward[_ENT]) if self.forward else np.nan
         finding = self.figures.finding
@@ -200,21 +204,15 @@ class Judge:
         wanted = [i for i, d in enumerate(decided) if not d]
         if self.nli is None or not wanted:
             return found
-        if not skip_ruled_out:
-            n = len(wanted)
-            both = self.nli.predict(
-                [(pairs[i].a, pairs[i].b) for i in wanted] + [(pairs[i].b, pairs[i].a) for i in wanted]
-            )
-            for k, i in enumerate(wanted):
-                found[i] = replace(found[i], forward=_probs(both[k]), backward=_probs(both[n + k]))
-            return found
-        # A->B first; B->A only where the pair could still reach the threshold after it. Most candidate
-        # pairs of a Check are unrelated or agree, A->B says so, and the second pass is skipped for them.
+        # A->B first; B->A only where the pair could still reach the threshold after it (when skipping).
+        # Most candidate pairs of a Check are unrelated or agree, A->B says so, and B->A is not run for them.
         forward = self.nli.predict([(pairs[i].a, pairs[i].b) for i in wanted])
         for k, i in enumerate(wanted):
             found[i] = replace(found[i], forward=_probs(forward[k]))
-        done = self._decided_on_forward(found, wanted, forward)
-        again = [i for i, d in zip(wanted, done, strict=True) if not d]
+        again = wanted
+        if skip_ruled_out:
+            done = self._decided_on_forward(found, wanted, forward)
+            again = [i for i, d in zip(wanted, done, strict=True) if not d]
         if again:
             backward = self.nli.predict([(pairs[i].b, pairs[i].a) for i in again])
             for k, i in enumerate(again):
@@ -349,8 +347,7 @@ def _combined(evidence: PairEvidence) -> tuple[float, ...]:
     if not evidence.forward:
         return ()
     probs = list(evidence.forward)
-    backward = evidence.backward or evidence.forward
-    probs[_CON] = (evidence.forward[_CON] + backward[_CON]) / 2.0
+    probs[_CON] = (evidence.forward[_CON] + evidence.reverse[_CON]) / 2.0
     total = sum(probs)
     return tuple(x / total for x in probs)
 
