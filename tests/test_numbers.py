@@ -635,3 +635,19 @@ def test_start_day_compared_with_a_day_and_next_year_resolved() -> None:
         assert finding is not None and finding.kind is ConflictKind.DATE
         assert {finding.span_a.of(x), finding.span_b.of(y)} == {"January 1", "July 1 next year"}
         assert "2026-07-01" in finding.explanation
+
+
+@pytest.mark.parametrize("name", ["conflict", "invasion", "fighting"])
+def test_the_years_of_a_war_clash_whatever_each_outlet_calls_it(name: str) -> None:
+    a = "The war, now in its second year, has emptied the border villages."
+    b = f"As the {name} enters its sixth year, aid agencies are running short of funds."
+    for x, y, _, _ in _both_ways(a, b, None, None):
+        finding = compare_figures(x, y)
+        assert finding is not None and finding.kind is ConflictKind.DATE
+        assert finding.explanation.endswith("of the war")
+
+
+def test_the_years_of_different_events_do_not_clash() -> None:
+    a = "The dock strike, now in its second year, has emptied the warehouses."
+    b = "As the conflict enters its sixth year, aid agencies are running short of funds."
+    assert compare_figures(a, b) is None

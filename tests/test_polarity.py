@@ -83,3 +83,36 @@ def test_bounds_are_not_negations() -> None:
 def test_swapped_names_alone_are_not_a_cue() -> None:
     cues = polarity("Dunholm beat Arrow Vale in the final.", "Arrow Vale were beaten by Dunholm in the final.")
     assert cues.roles_swapped and not cues.any
+
+
+@pytest.mark.parametrize(
+    "negated",
+    [
+        "The lighthouse keeper wasn't rescued on Sunday.",
+        "The lighthouse keeper hasn’t been rescued yet.",
+        "Coast guards say they can't reach the lighthouse keeper.",
+    ],
+)
+def test_contracted_negations_are_read(negated: str) -> None:
+    cues = polarity("The lighthouse keeper was rescued on Sunday.", negated)
+    assert cues.negation_flip and cues.denial_flip
+
+
+def test_two_contracted_denials_agree() -> None:
+    a = "The orchestra didn't cancel the tour."
+    b = "The tour wasn't cancelled, the orchestra said."
+    assert not polarity(a, b).denial_flip
+
+
+@pytest.mark.parametrize("affirming", ["The photo of the frozen waterfall is no hoax.", "The waterfall photo isn't fake."])
+def test_a_negated_debunking_word_affirms(affirming: str) -> None:
+    """ "is no hoax" says the report is true: it neither denies nor debunks, so it agrees with the report."""
+    cues = polarity("A photo shows the waterfall frozen solid.", affirming)
+    assert not cues.debunk_flip and not cues.denial_flip and not cues.negation_flip
+    against = polarity("The photo of the frozen waterfall is a hoax.", affirming)
+    assert against.debunk_flip and against.denial_flip
+
+
+def test_dispute_as_a_quarrel_is_no_debunking() -> None:
+    cues = polarity("The ferry crews walked out on Monday.", "The ferry crews walked out on Monday in a pay dispute.")
+    assert not cues.debunk_flip and not cues.denial_flip

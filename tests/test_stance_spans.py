@@ -46,6 +46,18 @@ MARKED = [
         "blocked",
     ),
     (
+        "The lighthouse keeper was rescued from the rocks on Sunday.",
+        "The lighthouse keeper wasn't rescued until Tuesday, the coast guard said.",
+        "rescued",
+        "wasn't rescued",
+    ),
+    (
+        "The photo of the frozen waterfall is no hoax, the park ranger says.",
+        "The frozen waterfall photo is fake, a glaciologist says.",
+        "no hoax",
+        "fake",
+    ),
+    (
         "The mayor said the bridge would reopen next week.",
         "The bridge will never reopen, engineers told the council.",
         "reopen",

@@ -1049,8 +1049,19 @@ def _period_at(scan: _Scan, start: int) -> Figure | None:
     )
 
 
+#: Words by which outlets name one long event: "the war ... in its third year" and "the conflict enters its
+#: fifth year" count the years of one war, so their periods are one measure.
+_EVENT_SYNONYMS = dict.fromkeys(("conflict", "invasion", "fighting", "hostility", "hostilities"), "war")
+
+
 def _event_noun(scan: _Scan, start: int, end: int) -> str:
-    """The event a period belongs to: "the third week *of the strike*", or the nearest noun before it
+    """The event a period belongs to, one word for the names outlets give one event."""
+    noun = _event_head(scan, start, end)
+    return _EVENT_SYNONYMS.get(noun, noun)
+
+
+def _event_head(scan: _Scan, start: int, end: int) -> str:
+    """The head noun of the event a period belongs to: "the third week *of the strike*", or the nearest noun before it
     that follows a determiner ("*the war* in Ukraine enters its seventh year")."""
     m = _EVENT_AFTER.match(scan.text, end)
     if m and m["event"].lower() not in _STOP:

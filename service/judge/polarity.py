@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from contra.service.judge.same_event import roles_swapped
 
-_WORD = re.compile(r"[a-z]+(?:n't|_to)?")
+#: A contraction is one word ("wasn't", "can't"): the alternative comes first, as ``[a-z]+`` would stop at
+#: "wasn" and leave the negation unread.
+_WORD = re.compile(r"[a-z]+n't|[a-z]+(?:_to)?")
 #: Words that reverse the proposition they govern.
 _NEGATION = frozenset(
     """not no never none nothing neither nor without denied denies deny denying rejected rejects reject rejecting
@@ -51,10 +53,11 @@ _OPPOSITES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 
 #: Words by which news copy calls a report untrue without a grammatical negation ("Crab photo is a hoax",
 #: "Fake report claims ..."). A feature of the judge, like the negations: it weighs, it decides nothing.
+#: "dispute" itself is left out: in news copy it is mostly the noun ("a pay dispute", "the border dispute").
 _DEBUNK = frozenset(
     """hoax hoaxes fake faked fakes false falsely untrue debunk debunked debunks debunking myth myths satire
     satirical bogus baseless unfounded groundless doubt doubts doubted dismissed dismisses rubbish nonsense
-    misleading fabricated disputed disputes dispute exaggerated dubious unverified unconfirmed lied liar liars scam
+    misleading fabricated disputed disputes exaggerated dubious unverified unconfirmed lied liar liars scam
     prank staged phony spoof parody""".split()  # noqa: SIM905
 )
 
@@ -92,7 +95,9 @@ def polarity(a: str, b: str) -> Polarity:
         la, ra, lb, rb = _has(sa, left), _has(sa, right), _has(sb, left), _has(sb, right)
         if (la and rb and not lb and not ra) or (ra and lb and not rb and not la):
             found += 1
-    da, db = bool(sa & _DEBUNK), bool(sb & _DEBUNK)
+    da, db = _debunks(wa), _debunks(wb)
+    na -= _negated_debunks(wa)
+    nb -= _negated_debunks(wb)
     return Polarity(
         negation_flip=(na > 0) != (nb > 0),
         opposites=found,
@@ -118,6 +123,21 @@ def _words(text: str) -> list[str]:
     text = _BOUND.sub(" ", text.lower().replace("’", "'"))
     text = _NEGATING_VERB.sub(lambda m: m.group(1) + "_to", text)
     return _WORD.findall(text)
+
+
+def _debunks(words: list[str]) -> bool:
+    """The claim calls something untrue: a debunking word that no negation just before it takes back."""
+    return any(w in _DEBUNK and not _negated_at(words, i) for i, w in enumerate(words))
+
+
+def _negated_debunks(words: list[str]) -> int:
+    """Negations that only take back a debunking word ("is no hoax", "wasn't fake"): they assert."""
+    return sum(w in _DEBUNK and _negated_at(words, i) for i, w in enumerate(words))
+
+
+def _negated_at(words: list[str], i: int) -> bool:
+    """A negation one or two words before word ``i`` ("no hoax", "not a hoax", "isn't fake")."""
+    return any(w in _NEGATION for w in words[max(0, i - 2) : i])
 
 
 def _has(words: set[str], stems: tuple[str, ...]) -> bool:

@@ -62,6 +62,8 @@ def _is_negation(tokens: list[_Tok], i: int) -> bool:
         return False  # "no less than": a bound
     if i + 1 < len(tokens) and (w, tokens[i + 1].word) in (("not", "only"), ("no", "doubt")):
         return False  # "not only ... but also", "no doubt": assertions
+    if w in _NEGATION and any(t.word in _DEBUNK for t in tokens[i + 1 : i + 3]):
+        return False  # "is no hoax", "wasn't fake": the report is affirmed (as ``polarity`` reads it)
     return w in _NEGATION
 
 
@@ -151,11 +153,26 @@ def _negated(neg: list[_Tok], other: list[_Tok]) -> tuple[Span | None, Span | No
 
 def _debunked(deb: list[_Tok], other: list[_Tok]) -> tuple[Span | None, Span | None] | None:
     other_words = {t.word for t in other}
-    for t in deb:
-        if t.word in _DEBUNK and t.word not in other_words:
-            a = _asserting(other)
-            return Span(t.start, t.end), (Span(other[a].start, other[a].end) if a is not None else None)
+    for i, t in enumerate(deb):
+        if t.word in _DEBUNK and t.word not in other_words and _negation_before(deb, i) is None:
+            return Span(t.start, t.end), _affirmed(other)
     return None
+
+
+def _negation_before(tokens: list[_Tok], i: int) -> int | None:
+    """The negation one or two words before token ``i`` ("*no* hoax", "*wasn't* a fake"), if any."""
+    return next((k for k in range(max(0, i - 2), i) if tokens[k].word in _NEGATION), None)
+
+
+def _affirmed(tokens: list[_Tok]) -> Span | None:
+    """Where a claim says a report is true: a taken-back debunking word ("is *no hoax*"), else the verb by
+    which it asserts ("*confirmed*", "*said*")."""
+    for i, t in enumerate(tokens):
+        k = _negation_before(tokens, i) if t.word in _DEBUNK else None
+        if k is not None:
+            return _span(tokens, k, i)
+    a = _asserting(tokens)
+    return Span(tokens[a].start, tokens[a].end) if a is not None else None
 
 
 def _opposite(ta: list[_Tok], tb: list[_Tok]) -> tuple[Span, Span] | None:
