@@ -205,6 +205,7 @@ def test_a_number_joined_to_a_modifier_counts_the_modifier(text: str, noun: str)
     [
         ("The poet died at the age of 81.", "81"),
         ("The average age of the volunteers was 34.", "34"),
+        ("The median age of all the volunteers was 34.", "34"),
         ("Marta Lind, 19, won the sprint.", "19"),
         ("A driver, 58, was taken to hospital.", "58"),
     ],
@@ -212,6 +213,17 @@ def test_a_number_joined_to_a_modifier_counts_the_modifier(text: str, noun: str)
 def test_ages_by_their_wording_are_ages_not_counts(text: str, surface: str) -> None:
     figure = _one(text)
     assert (figure.span.of(text), figure.kind, figure.unit) == (surface, FigureKind.QUANTITY, "years old")
+
+
+def test_numbers_beside_capitalised_words_still_count() -> None:
+    """Only a number inside a run of names is a name: counts after a name, headline capitals and dates stay."""
+    for text, surface in [
+        ("Rebels freed 12 Norwegian hostages.", "12"),
+        ("In Dunmore 40 homes lost power.", "40"),
+        ("Storm Floods 300 Homes In Coastal Towns", "300"),
+        ("The talks resumed on 3 May in Geneva.", "3 May"),
+    ]:
+        assert [f.span.of(text) for f in extract_figures(text)] == [surface], text
 
 
 def test_a_number_between_commas_after_other_words_stays_a_count() -> None:
@@ -263,6 +275,8 @@ def test_ordinal_periods(text: str, surface: str, n: int, unit: str, event: str)
         "The second largest city.",
         "One of the victims spoke.",
         "Agent 007 returned.",
+        "The airline grounded its Skyline 400 Cruiser fleet.",
+        "Regulators questioned the safety of the 510 Max 2 airliner.",
     ],
 )
 def test_digits_that_are_not_figures(text: str) -> None:

@@ -541,9 +541,9 @@ _UNIT_AFTER = re.compile(
 )
 _TEMP_SYMBOL = re.compile(r"(?P<unit>[CF])(?![\w])")
 _AGE_AFTER = re.compile(r"(?i:-year-old\b|\s+years?\s+old\b|-years?-old\b)")
-#: "aged 32", "at the age of 62", "age 40", "the average age of the patients was 62".
+#: "aged 32", "at the age of 62", "age 40", "the average age of (all) the patients was 62".
 _AGE_BEFORE = re.compile(
-    r"(?i:\b(?:aged|ages?(?:\s+of(?:\s+(?:the\s+)?[a-z]+\s+(?:was|is|were))?)?|ages?\s+(?:was|is))\s*)$"
+    r"(?i:\b(?:aged|ages?(?:\s+of(?:\s+(?:[a-z]+\s+){1,3}(?:was|is|were))?)?|ages?\s+(?:was|is))\s*)$"
 )
 #: "Jane Roe, 21, of Springfield": a bare number between commas after a name or noun is the person's age.
 _AGE_APPOSITION_BEFORE = re.compile(
@@ -1141,6 +1141,9 @@ def _digit_figures(scan: _Scan, atoms: list[_Atom]) -> Iterator[Figure]:
         if _ID_PREFIX.search(text, max(0, pos - 16), pos) or (text[pos] == "0" and run_end > pos + 1):
             scan.take(pos, run_end)  # "No. 10", "Article 5", "007"
             continue
+        if _in_name(text, pos, run_end):
+            scan.take(pos, run_end)  # "an Ethiopian Airlines 737 MAX 8 jet": a model's name, not a count
+            continue
         ordinal = _ORDINAL_SUFFIX.match(text, pos)
         if ordinal is not None:
             figure = _period_at(scan, pos)
@@ -1156,6 +1159,36 @@ def _digit_figures(scan: _Scan, atoms: list[_Atom]) -> Iterator[Figure]:
         atom = _number_atom_at(scan, pos)
         if atom is not None:
             atoms.append(atom)
+
+
+#: A number inside a run of capitalised words names something ("Airlines 737 MAX", "Boeing 787 Dreamliner"),
+#: as do the numbers around one capitalised word ("737 Max 8"). The word before must not open the sentence
+#: ("Troops 12 ..." is not written) and must not be a month or weekday ("May 3 Ukrainian ...").
+_NAME_BEFORE = re.compile(r"(?<![.!?:;]\s)(?<!^)\b(?P<word>[A-Z][A-Za-z'’]*)\s+$")
+_NAME_AFTER = re.compile(r"\s+[A-Z][A-Za-z]")
+_MONTH_AFTER = re.compile(r"\s+(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+_MODEL_TAIL = re.compile(r"\d+\s+[A-Z][A-Za-z]*\s+$")
+_MODEL_HEAD = re.compile(r"\s+[A-Z][A-Za-z]*\s+\d")
+
+
+def _in_name(text: str, start: int, end: int) -> bool:
+    if _title_case(text):
+        return False  # a headline capitalises every word: "ISIS Advances to Within 10 Miles of Baghdad"
+    if _MODEL_HEAD.match(text, end) and not _MONTH_AFTER.match(text, end):
+        return True  # "its 737 Max 8 jets"
+    before = _NAME_BEFORE.search(text, max(0, start - 30), start)
+    if before is None or before["word"].lower().rstrip(".") in _MONTHS or before["word"].lower() in _WEEKDAYS:
+        return False
+    return _NAME_AFTER.match(text, end) is not None or _MODEL_TAIL.search(text, max(0, start - 30), start) is not None
+
+
+_LONG_WORD = re.compile(r"\b[A-Za-z][a-z'’]{3,}\b")
+
+
+def _title_case(text: str) -> bool:
+    """Most words of four letters or more start with a capital: a headline, where capitals mark no names."""
+    words = _LONG_WORD.findall(text)
+    return len(words) >= 3 and sum(w[0].isupper() for w in words) > 0.5 * len(words)
 
 
 #: A clock time with its half of the day or in 24-hour form: "7 a.m.", "9:30 pm", "07:15", "21.30 local time".

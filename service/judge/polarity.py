@@ -53,11 +53,11 @@ _OPPOSITES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 
 #: Words by which news copy calls a report untrue without a grammatical negation ("Crab photo is a hoax",
 #: "Fake report claims ..."). A feature of the judge, like the negations: it weighs, it decides nothing.
-#: "dispute" itself is left out: in news copy it is mostly the noun ("a pay dispute", "the border dispute").
+#: "dispute" and "disputes" are left out: in news copy they are mostly the noun ("a pay dispute", "border disputes").
 _DEBUNK = frozenset(
     """hoax hoaxes fake faked fakes false falsely untrue debunk debunked debunks debunking myth myths satire
     satirical bogus baseless unfounded groundless doubt doubts doubted dismissed dismisses rubbish nonsense
-    misleading fabricated disputed disputes exaggerated dubious unverified unconfirmed lied liar liars scam
+    misleading fabricated disputed exaggerated dubious unverified unconfirmed lied liar liars scam
     prank staged phony spoof parody""".split()  # noqa: SIM905
 )
 
