@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from contra.domain import ConflictKind, NumericFinding
 from contra.service.judge.numbers import compare_figures, figure_evidence
+from contra.service.judge.judge import SURE_FIGURE
 
 WED = dt.date(2025, 3, 5)  # a Wednesday: "on Tuesday" is March 4
 
@@ -305,6 +306,27 @@ NO_CONFLICT = [
     ),
     pytest.param(
         "The strike has lasted nearly six weeks.", "The strike has lasted five weeks.", None, None, id="nearly"
+    ),
+    pytest.param(
+        "Nine fishermen were rescued from the trawler.",
+        "Another 14 fishermen were rescued from a second boat.",
+        None,
+        None,
+        id="another-group",
+    ),
+    pytest.param(
+        "The clinic treated 40 refugees on Monday.",
+        "The clinic said 200 other refugees were waiting outside.",
+        None,
+        None,
+        id="other-group",
+    ),
+    pytest.param(
+        "The tortoise was believed to be 3 years and 2 months old.",
+        "After 40 minutes, the tortoise was returned to its keeper.",
+        None,
+        None,
+        id="compound-age-vs-duration",
     ),
     pytest.param(
         "About 2,000 tonnes of grain were shipped.", "1,800 tonnes of grain were shipped.", None, None, id="about"
@@ -651,3 +673,13 @@ def test_the_years_of_different_events_do_not_clash() -> None:
     a = "The dock strike, now in its second year, has emptied the warehouses."
     b = "As the conflict enters its sixth year, aid agencies are running short of funds."
     assert compare_figures(a, b) is None
+
+
+def test_years_of_one_life_are_a_timeline_not_a_sure_clash() -> None:
+    """Two years that share a name but no event are weak evidence, as two dates of a timeline are."""
+    a, b = "In 2009 the singer broke her leg on tour.", "In March 2016 the singer married her manager."
+    for x, y, _, _ in _both_ways(a, b, None, None):
+        finding = compare_figures(x, y)
+        assert finding is None or finding.confidence < SURE_FIGURE
+    same_event = compare_figures("The singer married her manager in 2009.", "The singer married her manager in 2016.")
+    assert same_event is not None and same_event.confidence >= SURE_FIGURE

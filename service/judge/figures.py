@@ -541,6 +541,7 @@ _UNIT_AFTER = re.compile(
 )
 _TEMP_SYMBOL = re.compile(r"(?P<unit>[CF])(?![\w])")
 _AGE_AFTER = re.compile(r"(?i:-year-old\b|\s+years?\s+old\b|-years?-old\b)")
+_OLD_AFTER = re.compile(r"(?i:-?\s*old\b)")
 #: "aged 32", "at the age of 62", "age 40", "the average age of (all) the patients was 62".
 _AGE_BEFORE = re.compile(
     r"(?i:\b(?:aged|ages?(?:\s+of(?:\s+(?:[a-z]+\s+){1,3}(?:was|is|were))?)?|ages?\s+(?:was|is))\s*)$"
@@ -618,13 +619,17 @@ def _join_compound_durations(text: str, figures: list[Figure]) -> list[Figure]:
             and _COMPOUND_GAP.fullmatch(text, prev.span.end, fig.span.start)
         ):
             extra = fig.low * UNITS[fig.unit].factor / UNITS[prev.unit].factor
-            out[-1] = replace(
+            joined = replace(
                 prev,
                 span=Span(prev.span.start, fig.span.end),
                 low=prev.low + extra,
                 high=prev.high + extra,
                 context=prev.context | fig.context,
             )
+            if _OLD_AFTER.match(text, fig.span.end):  # "2 years and 10 months old": an age, in years
+                years = UNITS[prev.unit].factor / UNITS["year"].factor
+                joined = replace(joined, unit=_AGE.name, low=joined.low * years, high=joined.high * years)
+            out[-1] = joined
             continue
         out.append(fig)
     return out

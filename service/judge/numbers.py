@@ -143,6 +143,10 @@ class _Pair:
         #: A claim that gives a partial or preliminary figure, which a later report may revise either way.
         self.provisional_a = _PROVISIONAL.search(a) is not None
         self.provisional_b = _PROVISIONAL.search(b) is not None
+        #: Figures that count a further group ("another 30", "800 other citizens"): not the measure that
+        #: a figure of the other claim gives, whatever the numbers.
+        self.further_a = {f.span for f in fa if _further(a, f)}
+        self.further_b = {f.span for f in fb if _further(b, f)}
         names_a, names_b = _names(a), _names(b)
         #: Both claims name people or places and share none: likely two different events.
         self.other_event = bool(names_a) and bool(names_b) and not (names_a & names_b)
@@ -227,8 +231,8 @@ class _Pair:
         """Without a shared noun, shared context words carry the match, scaled by how much is shared;
         a figure that is the only one of its kind on both sides matches weakly, below what the judge
         reports on its own."""
-        if not _same_scale(x, y):
-            return 0.0
+        if not _same_scale(x, y) or (x.span in self.further_a) != (y.span in self.further_b):
+            return 0.0  # x is a figure of A, y of B
         if x.baseline != y.baseline:
             return 0.5 * self._match(replace(x, baseline=y.baseline), y)  # what one claim compares against
         union = x.context | y.context
@@ -250,7 +254,10 @@ class _Pair:
                 return max(0.9 * shared, 0.75)
             return 0.4 if sole else 0.0
         if kinds == {FigureKind.YEAR} or kinds == {FigureKind.YEAR, FigureKind.DATE}:
-            return _noun_match(x, y, 0.8 * shared or sole)
+            # Years date a life or a story's past ("in 2001 she was injured" / "in August 2014 she met him"):
+            # as with dates, one shared name does not make two years one event's.
+            strength = _noun_match(x, y, 0.8 * shared or sole)
+            return strength if _same_dated_event(x, y) else min(strength, 0.4 if sole else 0.3)
         if kinds == {FigureKind.PERIOD}:
             if x.noun and x.noun == y.noun:
                 return 1.0
@@ -365,6 +372,17 @@ class _Pair:
             return ""
         lower = self.a.lower()
         return min(shared, key=lambda w: (lower.find(w) if w in lower else len(lower), w))
+
+
+_FURTHER_AFTER = re.compile(r"\s+(?:other|more|additional|further|extra)\b", re.IGNORECASE)
+_FURTHER_BEFORE = re.compile(r"\b(?:another|other|additional|further|extra)\s+$", re.IGNORECASE)
+
+
+def _further(text: str, f: Figure) -> bool:
+    """ "another 30 were hurt", "800 other citizens": the figure counts a group beside the one counted before."""
+    if f.kind in _TIME_KINDS:
+        return False
+    return bool(_FURTHER_AFTER.match(text, f.span.end) or _FURTHER_BEFORE.search(text, max(0, f.span.start - 12), f.span.start))
 
 
 def _same_scale(x: Figure, y: Figure) -> bool:
