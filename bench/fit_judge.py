@@ -68,7 +68,6 @@ SIGNS: dict[str, int] = {
     "denies_shared_predicate": 1,
     "debunk_flip": 1,
     "opposites_parallel": 1,
-    "entity_mismatch": -1,
 }
 
 

@@ -126,7 +126,6 @@ class PairEvidence:
             # measure read two ways, "scrutiny increased" / "stocks fell" two facts of one story. Unweighted,
             # the cue fired on 92 real-news pairs of which 5 conflict (make fit-judge, session 7).
             "opposites_parallel": float(min(self.cues.opposites, 2)) * event.content_overlap,
-            "entity_mismatch": float(event.entity_mismatch),
         }
 
 

@@ -58,8 +58,9 @@ _DEMONYM = ("ian", "ean", "ese", "ish")
 
 @dataclass(frozen=True, slots=True)
 class SameEvent:
-    """What two claims share. ``entity_mismatch`` is a feature of the calibrated score, ``content_overlap``
-    weighs the weak figure clash and the opposite-verb cue; the rest is kept for the eval and for callers."""
+    """What two claims share. ``content_overlap`` weighs the weak figure clash and the opposite-verb cue;
+    the rest is kept for the eval and for callers (``entity_mismatch`` was a feature of the calibrated score
+    until real news showed it lowered real conflicts as much as unrelated pairs: ``calibration.FEATURE_GROUPS``)."""
 
     #: Share of the smaller claim's named entities (stemmed words of capitalised spans) the other names too.
     entity_overlap: float
