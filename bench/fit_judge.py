@@ -59,7 +59,6 @@ SEED = 0
 #: conflict or not), and without them the out-of-fold AUC rose on Emergent (0.733 -> 0.777) and FNC-1.
 SIGNS: dict[str, int] = {
     "nli_contradiction_logit": 1,
-    "nli_contradiction_min_logit": 1,
     "nli_entailment_logit": -1,
     "figure_conflict": 1,
     "figure_conflict_weak_parallel": 1,

@@ -223,7 +223,6 @@ def test_the_bound_after_one_direction_covers_every_answer_of_the_other() -> Non
         backward = rng.dirichlet((0.3, 0.3, 0.3), size=n)
         y = x.copy()
         y[:, FEATURES.index("nli_contradiction_logit")] = log_odds_of((forward[:, CON] + backward[:, CON]) / 2)
-        y[:, FEATURES.index("nli_contradiction_min_logit")] = log_odds_of(np.minimum(forward[:, CON], backward[:, CON]))
         y[:, FEATURES.index("nli_entailment_logit")] = log_odds_of(np.maximum(forward[:, ENT], backward[:, ENT]))
         assert (cal.score(y) <= bound + 1e-12).all()
 

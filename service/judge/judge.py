@@ -105,7 +105,6 @@ class PairEvidence:
         event = self.event
         return {
             "nli_contradiction_logit": log_odds((con[0] + con[1]) / 2.0),
-            "nli_contradiction_min_logit": log_odds(min(con)),
             "nli_entailment_logit": log_odds(ent),
             # A clash the figures check is unsure of (two dates of a timeline, figures matched by position
             # only) is no evidence: below SURE_FIGURE it is left out, as the check itself does not report it.
