@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contra.domain import ConflictKind, NumericFinding
-from contra.service.judge.numbers import compare_figures, figure_evidence
 from contra.service.judge.judge import SURE_FIGURE
+from contra.service.judge.numbers import compare_figures, figure_evidence
 
 WED = dt.date(2025, 3, 5)  # a Wednesday: "on Tuesday" is March 4
 

@@ -104,7 +104,7 @@ def test_two_contracted_denials_agree() -> None:
     assert not polarity(a, b).denial_flip
 
 
-@pytest.mark.parametrize("affirming", ["The photo of the frozen waterfall is no hoax.", "The waterfall photo isn't fake."])
+@pytest.mark.parametrize("affirming", ["The frozen waterfall photo is no hoax.", "The waterfall photo isn't fake."])
 def test_a_negated_debunking_word_affirms(affirming: str) -> None:
     """ "is no hoax" says the report is true: it neither denies nor debunks, so it agrees with the report."""
     cues = polarity("A photo shows the waterfall frozen solid.", affirming)

@@ -1066,8 +1066,8 @@ def _event_noun(scan: _Scan, start: int, end: int) -> str:
 
 
 def _event_head(scan: _Scan, start: int, end: int) -> str:
-    """The head noun of the event a period belongs to: "the third week *of the strike*", or the nearest noun before it
-    that follows a determiner ("*the war* in Ukraine enters its seventh year")."""
+    """The head noun of the event a period belongs to: "the third week *of the strike*", or the nearest noun
+    before it that follows a determiner ("*the war* in Ukraine enters its seventh year")."""
     m = _EVENT_AFTER.match(scan.text, end)
     if m and m["event"].lower() not in _STOP:
         return _lemma(m["event"].lower())
@@ -1177,6 +1177,7 @@ _MODEL_HEAD = re.compile(r"\s+[A-Z][A-Za-z]*\s+\d")
 
 
 def _in_name(text: str, start: int, end: int) -> bool:
+    """The digits at ``start:end`` are part of a name, not a figure."""
     if _title_case(text):
         return False  # a headline capitalises every word: "ISIS Advances to Within 10 Miles of Baghdad"
     if _MODEL_HEAD.match(text, end) and not _MONTH_AFTER.match(text, end):

@@ -382,7 +382,8 @@ def _further(text: str, f: Figure) -> bool:
     """ "another 30 were hurt", "800 other citizens": the figure counts a group beside the one counted before."""
     if f.kind in _TIME_KINDS:
         return False
-    return bool(_FURTHER_AFTER.match(text, f.span.end) or _FURTHER_BEFORE.search(text, max(0, f.span.start - 12), f.span.start))
+    before = _FURTHER_BEFORE.search(text, max(0, f.span.start - 12), f.span.start)
+    return before is not None or _FURTHER_AFTER.match(text, f.span.end) is not None
 
 
 def _same_scale(x: Figure, y: Figure) -> bool:
