@@ -48,6 +48,8 @@ def test_opposite_verbs_are_a_cue_both_ways(a: str, b: str) -> None:
         "The photo of the flooded stadium was staged, the club said.",
         "Reports of a record harvest were exaggerated, farmers say.",
         "The viral clip of the talking parrot was a prank.",
+        "The picture of the snowy pyramid was photoshopped, an agency said.",
+        "Officials called the flood warning disinformation.",
     ],
 )
 def test_calling_a_report_staged_exaggerated_or_a_prank_debunks_it(debunking: str) -> None:

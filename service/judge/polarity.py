@@ -58,7 +58,8 @@ _DEBUNK = frozenset(
     """hoax hoaxes fake faked fakes false falsely untrue debunk debunked debunks debunking myth myths satire
     satirical bogus baseless unfounded groundless doubt doubts doubted dismissed dismisses rubbish nonsense
     misleading fabricated disputed exaggerated dubious unverified unconfirmed lied liar liars scam
-    prank staged phony spoof parody""".split()  # noqa: SIM905
+    prank staged phony spoof parody doctored photoshopped bullshit fabrication fabrications falsehood falsehoods
+    misinformation disinformation""".split()  # noqa: SIM905
 )
 
 
