@@ -1178,7 +1178,7 @@ _MODEL_HEAD = re.compile(r"\s+[A-Z][A-Za-z]*\s+\d")
 
 def _in_name(text: str, start: int, end: int) -> bool:
     """The digits at ``start:end`` are part of a name, not a figure."""
-    if _title_case(text):
+    if is_title_case(text):
         return False  # a headline capitalises every word: "ISIS Advances to Within 10 Miles of Baghdad"
     if _MODEL_HEAD.match(text, end) and not _MONTH_AFTER.match(text, end):
         return True  # "its 737 Max 8 jets"
@@ -1191,7 +1191,7 @@ def _in_name(text: str, start: int, end: int) -> bool:
 _LONG_WORD = re.compile(r"\b[A-Za-z][a-z'’]{3,}\b")
 
 
-def _title_case(text: str) -> bool:
+def is_title_case(text: str) -> bool:
     """Most words of four letters or more start with a capital: a headline, where capitals mark no names."""
     words = _LONG_WORD.findall(text)
     return len(words) >= 3 and sum(w[0].isupper() for w in words) > 0.5 * len(words)

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from contra.domain import ConflictKind, NumericFinding
+from contra.domain import ConflictKind, NumericFinding, Span
 from contra.service.judge.figures import (
     UNITS,
     CalendarDate,
@@ -29,6 +29,7 @@ from contra.service.judge.figures import (
     FigureKind,
     Qualifier,
     extract_figures,
+    is_title_case,
     period_days,
 )
 
@@ -147,6 +148,10 @@ class _Pair:
         #: a figure of the other claim gives, whatever the numbers.
         self.further_a = {f.span for f in fa if _further(a, f)}
         self.further_b = {f.span for f in fb if _further(b, f)}
+        #: The named places each figure's own clause puts it in ("five killed in a strike on Kharkiv"), not
+        #: where someone spoke ("..., the governor told reporters in Kellis").
+        self.places_a = {f.span: _places_of(a, f.span) for f in fa}
+        self.places_b = {f.span: _places_of(b, f.span) for f in fb}
         names_a, names_b = _names(a), _names(b)
         #: Both claims name people or places and share none: likely two different events.
         self.other_event = bool(names_a) and bool(names_b) and not (names_a & names_b)
@@ -266,6 +271,15 @@ class _Pair:
             return 0.9 * shared or sole
         if FigureKind.PERIOD in kinds:  # an ordinal period against a duration: "third week" / "six weeks"
             return 0.8 * shared or sole
+        pa, pb = self.places_a[x.span], self.places_b[y.span]
+        if pa and pb and not pa & pb and not kinds & _TIME_KINDS:
+            # "five killed in a strike on Kharkiv" / "three killed in a drone attack on Odesa": a wire story
+            # lists the tolls of many places side by side; they are different measures
+            return 0.0
+        return self._match_measure(x, y, kinds, shared, sole)
+
+    def _match_measure(self, x: Figure, y: Figure, kinds: set[FigureKind], shared: float, sole: float) -> float:
+        """How surely two figures that are not dates or times measure one thing, by their nouns and context."""
         if kinds == {FigureKind.COUNT}:
             if x.noun and y.noun:
                 return 1.0 if x.noun == y.noun else 0.0
@@ -581,6 +595,32 @@ def _noun_for(noun: str, value: float) -> str:
     if noun.endswith(("s", "x", "ch", "sh")):
         return noun + "es"
     return noun + "s"
+
+
+#: A named place after a locative preposition: "in Kherson", "a strike on Kharkiv", "near Tesh", "over Lviv".
+_PLACE = re.compile(r"\b(?i:in|on|at|near|over|outside|across|into)\s+(?:the\s+)?(?P<place>[A-Z][a-zA-Z'’-]+)")
+
+
+_CLAUSE_BREAK = re.compile(r"[,;:()—–]|\.\s|\bsaid\b|\btold\b|\baccording to\b")
+#: A sentence that opens with where it happened: "In Zaporizhzhia, shelling wounded four people".
+_OPENING_PLACE = re.compile(r"^\s*(?i:in|on|at|near|over|across)\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)?\s*,")
+
+
+def _places_of(text: str, span: Span) -> frozenset[str]:
+    """The named places in the clause around a figure (first word of each name, lower case; not months or
+    days), and where the sentence opens with one ("In Kherson, ..."). None in a title-case headline, where
+    every word is capitalised ("Netted 130K in Donations")."""
+    if is_title_case(text):
+        return frozenset()
+    breaks = [m.start() for m in _CLAUSE_BREAK.finditer(text)]
+    start = max((b for b in breaks if b < span.start), default=0)
+    end = min((b for b in breaks if b >= span.end), default=len(text))
+    clause = text[start:end]
+    opening = _OPENING_PLACE.match(text)
+    if opening is not None:
+        clause += " " + opening.group()
+    found = (m["place"].removesuffix("'s").removesuffix("’s") for m in _PLACE.finditer(clause))
+    return frozenset(p.lower() for p in found if p not in _NOT_NAMES)
 
 
 def _names(text: str) -> frozenset[str]:
