@@ -439,7 +439,7 @@ _YEAR_MARKERS = {
 }
 
 #: At a digit run: the number with a scale word or an attached suffix ("1.2 million", "£300m", "5bn"), in
-#: any case: headlines are set in title case ("$800 Million Contract", "$1M").
+#: any case: headlines are set in title case ("$450 Million Deal", "$1M").
 _NUMBER = re.compile(
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"(?i:(?P<suf>bn|mn|mln|tn|m|b|k)(?!\w|\.\w)|\s*-?(?P<scale>(?:hundred|thousand|million|billion|trillion|quadrillion"
@@ -542,7 +542,7 @@ _UNIT_AFTER = re.compile(
 _TEMP_SYMBOL = re.compile(r"(?P<unit>[CF])(?![\w])")
 _AGE_AFTER = re.compile(r"(?i:-year-old\b|\s+years?\s+old\b|-years?-old\b)")
 _OLD_AFTER = re.compile(r"(?i:-?\s*old\b)")
-#: "aged 32", "at the age of 62", "age 40", "the average age of (all) the patients was 62".
+#: "aged 32", "at the age of 62", "age 40", "the median age of (all) the volunteers was 34".
 _AGE_BEFORE = re.compile(
     r"(?i:\b(?:aged|ages?(?:\s+of(?:\s+(?:[a-z]+\s+){1,3}(?:was|is|were))?)?|ages?\s+(?:was|is))\s*)$"
 )
@@ -626,7 +626,7 @@ def _join_compound_durations(text: str, figures: list[Figure]) -> list[Figure]:
                 high=prev.high + extra,
                 context=prev.context | fig.context,
             )
-            if _OLD_AFTER.match(text, fig.span.end):  # "2 years and 10 months old": an age, in years
+            if _OLD_AFTER.match(text, fig.span.end):  # "3 years and 2 months old": an age, in years
                 years = UNITS[prev.unit].factor / UNITS["year"].factor
                 joined = replace(joined, unit=_AGE.name, low=joined.low * years, high=joined.high * years)
             out[-1] = joined
@@ -1147,7 +1147,7 @@ def _digit_figures(scan: _Scan, atoms: list[_Atom]) -> Iterator[Figure]:
             scan.take(pos, run_end)  # "No. 10", "Article 5", "007"
             continue
         if _in_name(text, pos, run_end):
-            scan.take(pos, run_end)  # "an Ethiopian Airlines 737 MAX 8 jet": a model's name, not a count
+            scan.take(pos, run_end)  # "a Kestrel Air 320 Swift 4 jet": a model's name, not a count
             continue
         ordinal = _ORDINAL_SUFFIX.match(text, pos)
         if ordinal is not None:
@@ -1166,8 +1166,8 @@ def _digit_figures(scan: _Scan, atoms: list[_Atom]) -> Iterator[Figure]:
             atoms.append(atom)
 
 
-#: A number inside a run of capitalised words names something ("Airlines 737 MAX", "Boeing 787 Dreamliner"),
-#: as do the numbers around one capitalised word ("737 Max 8"). The word before must not open the sentence
+#: A number inside a run of capitalised words names something ("Kestrel Air 320 Swift", "Orbis 9 Pro"),
+#: as do the numbers around one capitalised word ("320 Swift 4"). The word before must not open the sentence
 #: ("Troops 12 ..." is not written) and must not be a month or weekday ("May 3 Ukrainian ...").
 _NAME_BEFORE = re.compile(r"(?<![.!?:;]\s)(?<!^)\b(?P<word>[A-Z][A-Za-z'’]*)\s+$")
 _NAME_AFTER = re.compile(r"\s+[A-Z][A-Za-z]")
@@ -1179,9 +1179,9 @@ _MODEL_HEAD = re.compile(r"\s+[A-Z][A-Za-z]*\s+\d")
 def _in_name(text: str, start: int, end: int) -> bool:
     """The digits at ``start:end`` are part of a name, not a figure."""
     if is_title_case(text):
-        return False  # a headline capitalises every word: "ISIS Advances to Within 10 Miles of Baghdad"
+        return False  # a headline capitalises every word: "Rebels Advance To Within 10 Miles Of The Capital"
     if _MODEL_HEAD.match(text, end) and not _MONTH_AFTER.match(text, end):
-        return True  # "its 737 Max 8 jets"
+        return True  # "its 320 Swift 4 jets"
     before = _NAME_BEFORE.search(text, max(0, start - 30), start)
     if before is None or before["word"].lower().rstrip(".") in _MONTHS or before["word"].lower() in _WEEKDAYS:
         return False
@@ -1632,7 +1632,7 @@ _COMPOUND = re.compile(r"-(?P<word>[A-Za-z]{3,})\b(?!-)")
 
 
 def _compound_noun(word: str) -> str:
-    """The counted thing of a compound modifier: "legged" counts legs, "boobed" boobs, "judge" judges."""
+    """The counted thing of a compound modifier: "legged" counts legs, "horned" horns, "judge" judges."""
     word = word.lower()
     if word.endswith("ed") and len(word) > 4:
         word = word[:-2]

@@ -144,7 +144,7 @@ class _Pair:
         #: A claim that gives a partial or preliminary figure, which a later report may revise either way.
         self.provisional_a = _PROVISIONAL.search(a) is not None
         self.provisional_b = _PROVISIONAL.search(b) is not None
-        #: Figures that count a further group ("another 30", "800 other citizens"): not the measure that
+        #: Figures that count a further group ("another 30", "200 other refugees"): not the measure that
         #: a figure of the other claim gives, whatever the numbers.
         self.further_a = {f.span for f in fa if _further(a, f)}
         self.further_b = {f.span for f in fb if _further(b, f)}
@@ -259,7 +259,7 @@ class _Pair:
                 return max(0.9 * shared, 0.75)
             return 0.4 if sole else 0.0
         if kinds == {FigureKind.YEAR} or kinds == {FigureKind.YEAR, FigureKind.DATE}:
-            # Years date a life or a story's past ("in 2001 she was injured" / "in August 2014 she met him"):
+            # Years date a life or a story's past ("in 2009 the singer broke her leg" / "in March 2016 she married"):
             # as with dates, one shared name does not make two years one event's.
             strength = _noun_match(x, y, 0.8 * shared or sole)
             return strength if _same_dated_event(x, y) else min(strength, 0.4 if sole else 0.3)
@@ -393,7 +393,7 @@ _FURTHER_BEFORE = re.compile(r"\b(?:another|other|additional|further|extra)\s+$"
 
 
 def _further(text: str, f: Figure) -> bool:
-    """ "another 30 were hurt", "800 other citizens": the figure counts a group beside the one counted before."""
+    """ "another 30 were hurt", "200 other refugees": the figure counts a group beside the one counted before."""
     if f.kind in _TIME_KINDS:
         return False
     before = _FURTHER_BEFORE.search(text, max(0, f.span.start - 12), f.span.start)
@@ -609,7 +609,7 @@ _OPENING_PLACE = re.compile(r"^\s*(?i:in|on|at|near|over|across)\s+(?:the\s+)?[A
 def _places_of(text: str, span: Span) -> frozenset[str]:
     """The named places in the clause around a figure (first word of each name, lower case; not months or
     days), and where the sentence opens with one ("In Kherson, ..."). None in a title-case headline, where
-    every word is capitalised ("Netted 130K in Donations")."""
+    every word is capitalised ("Storm Floods 300 Homes In Coastal Towns")."""
     if is_title_case(text):
         return frozenset()
     breaks = [m.start() for m in _CLAUSE_BREAK.finditer(text)]
