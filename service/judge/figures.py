@@ -1123,6 +1123,8 @@ def _ordinal_value(word: str) -> int | None:
 
 def _digit_figures(scan: _Scan, atoms: list[_Atom]) -> Iterator[Figure]:
     text = scan.text
+    # a headline capitalises every word ("Rebels Advance To Within 10 Miles Of The Capital"): no names by case
+    names_by_case = not is_title_case(text)
     for pos in scan.runs:
         if scan.taken[pos]:
             continue
@@ -1146,7 +1148,7 @@ def _digit_figures(scan: _Scan, atoms: list[_Atom]) -> Iterator[Figure]:
         if _ID_PREFIX.search(text, max(0, pos - 16), pos) or (text[pos] == "0" and run_end > pos + 1):
             scan.take(pos, run_end)  # "No. 10", "Article 5", "007"
             continue
-        if _in_name(text, pos, run_end):
+        if names_by_case and _in_name(text, pos, run_end):
             scan.take(pos, run_end)  # "a Kestrel Air 320 Swift 4 jet": a model's name, not a count
             continue
         ordinal = _ORDINAL_SUFFIX.match(text, pos)
@@ -1177,9 +1179,7 @@ _MODEL_HEAD = re.compile(r"\s+[A-Z][A-Za-z]*\s+\d")
 
 
 def _in_name(text: str, start: int, end: int) -> bool:
-    """The digits at ``start:end`` are part of a name, not a figure."""
-    if is_title_case(text):
-        return False  # a headline capitalises every word: "Rebels Advance To Within 10 Miles Of The Capital"
+    """The digits at ``start:end`` are part of a name, not a figure (in text not set in title case)."""
     if _MODEL_HEAD.match(text, end) and not _MONTH_AFTER.match(text, end):
         return True  # "its 320 Swift 4 jets"
     before = _NAME_BEFORE.search(text, max(0, start - 30), start)

@@ -150,8 +150,8 @@ class _Pair:
         self.further_b = {f.span for f in fb if _further(b, f)}
         #: The named places each figure's own clause puts it in ("five killed in a strike on Kharkiv"), not
         #: where someone spoke ("..., the governor told reporters in Kellis").
-        self.places_a = {f.span: _places_of(a, f.span) for f in fa}
-        self.places_b = {f.span: _places_of(b, f.span) for f in fb}
+        self.places_a = dict(zip((f.span for f in fa), _figure_places(a, tuple(f.span for f in fa)), strict=True))
+        self.places_b = dict(zip((f.span for f in fb), _figure_places(b, tuple(f.span for f in fb)), strict=True))
         names_a, names_b = _names(a), _names(b)
         #: Both claims name people or places and share none: likely two different events.
         self.other_event = bool(names_a) and bool(names_b) and not (names_a & names_b)
@@ -606,21 +606,24 @@ _CLAUSE_BREAK = re.compile(r"[,;:()—–]|\.\s|\bsaid\b|\btold\b|\baccording to
 _OPENING_PLACE = re.compile(r"^\s*(?i:in|on|at|near|over|across)\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)?\s*,")
 
 
-def _places_of(text: str, span: Span) -> frozenset[str]:
-    """The named places in the clause around a figure (first word of each name, lower case; not months or
-    days), and where the sentence opens with one ("In Kherson, ..."). None in a title-case headline, where
-    every word is capitalised ("Storm Floods 300 Homes In Coastal Towns")."""
+@lru_cache(maxsize=4096)
+def _figure_places(text: str, spans: tuple[Span, ...]) -> tuple[frozenset[str], ...]:
+    """For each figure, the named places in the clause around it (first word of each name, lower case; not
+    months or days), and where the sentence opens with one ("In Kherson, ..."). None in a title-case headline,
+    where every word is capitalised ("Storm Floods 300 Homes In Coastal Towns"). Cached, as ``_figures`` is:
+    a claim is compared with many candidates."""
     if is_title_case(text):
-        return frozenset()
+        return tuple(frozenset() for _ in spans)
     breaks = [m.start() for m in _CLAUSE_BREAK.finditer(text)]
-    start = max((b for b in breaks if b < span.start), default=0)
-    end = min((b for b in breaks if b >= span.end), default=len(text))
-    clause = text[start:end]
     opening = _OPENING_PLACE.match(text)
-    if opening is not None:
-        clause += " " + opening.group()
-    found = (m["place"].removesuffix("'s").removesuffix("’s") for m in _PLACE.finditer(clause))
-    return frozenset(p.lower() for p in found if p not in _NOT_NAMES)
+    out = []
+    for span in spans:
+        start = max((b for b in breaks if b < span.start), default=0)
+        end = min((b for b in breaks if b >= span.end), default=len(text))
+        clause = text[start:end] + (" " + opening.group() if opening is not None else "")
+        found = (m["place"].removesuffix("'s").removesuffix("’s") for m in _PLACE.finditer(clause))
+        out.append(frozenset(p.lower() for p in found if p not in _NOT_NAMES))
+    return tuple(out)
 
 
 def _names(text: str) -> frozenset[str]:

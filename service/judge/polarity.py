@@ -10,6 +10,7 @@ denial attributed to a body still reverses what the other claim attributes to it
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from contra.service.judge.same_event import roles_swapped
@@ -96,9 +97,10 @@ def polarity(a: str, b: str) -> Polarity:
         la, ra, lb, rb = _has(sa, left), _has(sa, right), _has(sb, left), _has(sb, right)
         if (la and rb and not lb and not ra) or (ra and lb and not rb and not la):
             found += 1
-    da, db = _debunks(wa), _debunks(wb)
-    na -= _negated_debunks(wa)
-    nb -= _negated_debunks(wb)
+    da, taken_back_a = _debunking(wa)
+    db, taken_back_b = _debunking(wb)
+    na -= taken_back_a
+    nb -= taken_back_b
     return Polarity(
         negation_flip=(na > 0) != (nb > 0),
         opposites=found,
@@ -126,19 +128,17 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-def _debunks(words: list[str]) -> bool:
-    """The claim calls something untrue: a debunking word that no negation just before it takes back."""
-    return any(w in _DEBUNK and not _negated_at(words, i) for i, w in enumerate(words))
+def _debunking(words: list[str]) -> tuple[bool, int]:
+    """Whether the claim calls something untrue (a debunking word that no negation just before it takes
+    back), and how many negations only take a debunking word back ("is no hoax", "wasn't fake": they assert)."""
+    taken_back = [negation_before(words, i) is not None for i, w in enumerate(words) if w in _DEBUNK]
+    return (not all(taken_back), sum(taken_back))
 
 
-def _negated_debunks(words: list[str]) -> int:
-    """Negations that only take back a debunking word ("is no hoax", "wasn't fake"): they assert."""
-    return sum(w in _DEBUNK and _negated_at(words, i) for i, w in enumerate(words))
-
-
-def _negated_at(words: list[str], i: int) -> bool:
-    """A negation one or two words before word ``i`` ("no hoax", "not a hoax", "isn't fake")."""
-    return any(w in _NEGATION for w in words[max(0, i - 2) : i])
+def negation_before(words: Sequence[str], i: int) -> int | None:
+    """The position of a negation one or two words before word ``i`` ("*no* hoax", "*not* a hoax", "*isn't*
+    fake"), if any: what takes a debunking word back. ``spans`` uses it to mark the affirming words."""
+    return next((k for k in range(max(0, i - 2), i) if words[k] in _NEGATION), None)
 
 
 def _has(words: set[str], stems: tuple[str, ...]) -> bool:

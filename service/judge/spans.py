@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from contra.domain import Span
-from contra.service.judge.polarity import _DEBUNK, _NEGATION, _OPPOSITES
+from contra.service.judge.polarity import _DEBUNK, _NEGATION, _OPPOSITES, negation_before
 
 _TOKEN = re.compile(r"[A-Za-z]+(?:[’'][a-z]+)?")
 #: Words between a negation and the predicate it governs ("was not immediately available", "did not
@@ -153,22 +153,19 @@ def _negated(neg: list[_Tok], other: list[_Tok]) -> tuple[Span | None, Span | No
 
 def _debunked(deb: list[_Tok], other: list[_Tok]) -> tuple[Span | None, Span | None] | None:
     other_words = {t.word for t in other}
+    words = [t.word for t in deb]
     for i, t in enumerate(deb):
-        if t.word in _DEBUNK and t.word not in other_words and _negation_before(deb, i) is None:
+        if t.word in _DEBUNK and t.word not in other_words and negation_before(words, i) is None:
             return Span(t.start, t.end), _affirmed(other)
     return None
-
-
-def _negation_before(tokens: list[_Tok], i: int) -> int | None:
-    """The negation one or two words before token ``i`` ("*no* hoax", "*wasn't* a fake"), if any."""
-    return next((k for k in range(max(0, i - 2), i) if tokens[k].word in _NEGATION), None)
 
 
 def _affirmed(tokens: list[_Tok]) -> Span | None:
     """Where a claim says a report is true: a taken-back debunking word ("is *no hoax*"), else the verb by
     which it asserts ("*confirmed*", "*said*")."""
+    words = [t.word for t in tokens]
     for i, t in enumerate(tokens):
-        k = _negation_before(tokens, i) if t.word in _DEBUNK else None
+        k = negation_before(words, i) if t.word in _DEBUNK else None
         if k is not None:
             return _span(tokens, k, i)
     a = _asserting(tokens)
